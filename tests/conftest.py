@@ -11,4 +11,4 @@ _TESTS_DIR = str(Path(__file__).resolve().parent)
 if _TESTS_DIR not in sys.path:
     sys.path.insert(0, _TESTS_DIR)
 
-pytest_plugins = ["harness.plugin", "pytester"]
+pytest_plugins = ["harness.plugin", "harness.control_plane", "pytester"]

@@ -28,7 +28,7 @@ import subprocess
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Literal
 
@@ -52,6 +52,14 @@ class HarnessConfigError(Exception):
     """An explicit harness setting (an env var) is wrong: always an error, never a skip."""
 
 
+@dataclasses.dataclass
+class ClusterControls:
+    """Stop and start the server process of a temporary cluster."""
+
+    stop: Callable[[], None]
+    start: Callable[[], None]
+
+
 @dataclasses.dataclass(frozen=True)
 class PostgresServer:
     """Where a running PostgreSQL server listens and how to log in as a superuser."""
@@ -64,6 +72,19 @@ class PostgresServer:
     admin_database: str = "postgres"
     data_dir: Path | None = None  # only for a temporary cluster
     log_file: Path | None = None  # only for a temporary cluster
+    controls: ClusterControls | None = dataclasses.field(default=None, compare=False, repr=False)
+
+    def stop(self) -> None:
+        """Stop a temporary cluster's server (fast shutdown), keeping its data: for outage tests."""
+        if self.controls is None:
+            raise RuntimeError("only a temporary cluster can be stopped")
+        self.controls.stop()
+
+    def start(self) -> None:
+        """Start a stopped temporary cluster again, on the same port and data."""
+        if self.controls is None:
+            raise RuntimeError("only a temporary cluster can be started")
+        self.controls.start()
 
     def url(self, dbname: str, driver: str = "psycopg") -> str:
         """SQLAlchemy URL of ``dbname`` on this server, e.g. ``postgresql+psycopg://postgres@127.0.0.1:5432/x``."""
@@ -234,9 +255,10 @@ def temporary_cluster(
                 f"initdb failed with exit code {done.returncode}: {shlex.join(initdb)}\n"
                 f"--- stdout ---\n{done.stdout}\n--- stderr ---\n{done.stderr}"
             )
-        for attempt in range(port_attempts):
-            port = free_port()
-            argv = [
+        argv: list[str] = []
+
+        def launch(port: int) -> subprocess.Popen[bytes]:
+            argv[:] = [
                 str(bindir / "postgres"),
                 "-D",
                 str(data_dir),
@@ -254,7 +276,7 @@ def temporary_cluster(
                 "full_page_writes=off",
             ]
             with log_file.open("ab") as log:
-                proc = subprocess.Popen(
+                started: subprocess.Popen[bytes] = subprocess.Popen(
                     argv,
                     cwd=base,
                     env=_server_env(),
@@ -263,8 +285,32 @@ def temporary_cluster(
                     stderr=subprocess.STDOUT,
                     **user_kwargs,  # type: ignore[call-overload]
                 )
+            return started
+
+        def stop() -> None:
+            if proc is not None:
+                _stop(proc)
+
+        def start() -> None:
+            nonlocal proc
+            if proc is not None and proc.poll() is None:
+                return
+            proc = launch(server.port)
+            if not _wait_ready(server, proc, startup_timeout):
+                raise RuntimeError(f"postgres did not restart ({shlex.join(argv)}):\n{_tail(log_file)}")
+
+        controls = ClusterControls(stop=stop, start=start)
+        for attempt in range(port_attempts):
+            port = free_port()
+            proc = launch(port)
             server = PostgresServer(
-                host=LOOPBACK, port=port, user=SUPERUSER, kind="tempcluster", data_dir=data_dir, log_file=log_file
+                host=LOOPBACK,
+                port=port,
+                user=SUPERUSER,
+                kind="tempcluster",
+                data_dir=data_dir,
+                log_file=log_file,
+                controls=controls,
             )
             if _wait_ready(server, proc, startup_timeout):
                 break

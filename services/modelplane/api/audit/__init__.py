@@ -1,0 +1,1 @@
+"""Audit domain of the control plane."""

@@ -1,0 +1,1 @@
+"""Datasets domain of the control plane."""

@@ -1,0 +1,1 @@
+"""The metadata store: declarative base, async engine and sessions, Alembic migrations."""

@@ -1,0 +1,1 @@
+"""Deployments domain of the control plane."""

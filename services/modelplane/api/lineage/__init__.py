@@ -1,0 +1,1 @@
+"""Lineage domain of the control plane."""

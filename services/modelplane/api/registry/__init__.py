@@ -1,0 +1,1 @@
+"""Registry domain of the control plane."""

@@ -1,0 +1,1 @@
+"""Runs domain of the control plane."""
