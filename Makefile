@@ -11,7 +11,7 @@ CRD_DIRS := crds $(wildcard helm/modelplane/crds)
 PYTEST_ARGS ?=
 LINT_PATHS := operator services tests $(wildcard bench)
 
-.PHONY: help venv system-deps lint fmt typecheck test test-fast crds check-crds clean
+.PHONY: help venv system-deps lint fmt typecheck test test-fast test-cluster test-bin crds check-crds clean bench-tracking
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  %-14s %s\n", $$1, $$2}'
@@ -47,8 +47,17 @@ test: $(STAMP) system-deps ## Lint, then every test tier (missing components ski
 	$(MAKE) --no-print-directory lint check-crds
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
+test-bin: ## Build the pinned etcd, kube-apiserver and MinIO for the cluster tier (cold ~8 min, then 0.05 s)
+	@bash .ci/testbin/build.sh >/dev/null
+
+test-cluster: $(STAMP) test-bin ## The cluster tier only: envtest (etcd + kube-apiserver) and MinIO
+	$(BIN)/python -m pytest -m cluster $(PYTEST_ARGS)
+
 test-fast: $(STAMP) ## Unit tests only (no servers)
 	$(BIN)/python -m pytest -m "not db and not s3 and not kmock and not cluster" $(PYTEST_ARGS)
+
+bench-tracking: $(STAMP) ## ModelPlane vs MLflow tracking benchmark, writes docs/benchmarks.md (~15 min; BENCH_ARGS=--quick)
+	$(BIN)/python bench/tracking/run.py $(BENCH_ARGS)
 
 clean: ## Remove the virtualenv and caches
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .import_linter_cache dist build

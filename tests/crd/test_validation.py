@@ -83,11 +83,21 @@ def test_integers_are_numbers_in_cel():
     validate_resource(dataset(split={"train": 1, "validation": 0, "test": 0}))
 
 
+def test_unknown_fields_are_a_decoding_error_reported_alone_like_the_server():
+    with pytest.raises(InvalidResourceError) as caught:
+        validate_resource(dataset(format="Xls", bogus=True, split={"train": 1, "validation": 0, "test": 0, "x": 1}))
+    assert [error.path for error in caught.value.errors] == ["spec.bogus", "spec.split.x"]
+    assert str(caught.value) == (
+        'Dataset in version "v1alpha1" cannot be handled as a Dataset: strict decoding error: '
+        'unknown field "spec.bogus", unknown field "spec.split.x"'
+    )
+
+
 def test_all_errors_are_reported_at_once():
     with pytest.raises(InvalidResourceError) as caught:
-        validate_resource(dataset(format="Xls", refreshIntervalSeconds=5, bogus=True))
+        validate_resource(dataset(format="Xls", refreshIntervalSeconds=5))
     paths = sorted(error.path for error in caught.value.errors)
-    assert paths == ["spec.bogus", "spec.format", "spec.refreshIntervalSeconds"]
+    assert paths == ["spec.format", "spec.refreshIntervalSeconds"]
     assert str(caught.value).startswith('Dataset "d" is invalid:\n* ')
 
 

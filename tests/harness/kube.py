@@ -1,5 +1,8 @@
 """Kubernetes for tests: kmock (kopf's mock API server) with kopf running in-process, or a real cluster.
 
+(The real-cluster tier lives in :mod:`harness.cluster`, :mod:`harness.envtest` and
+:mod:`harness.operator_process`; this module keeps the kmock side and :func:`probe_cluster`.)
+
 :class:`KmockCluster` serves a stateful :class:`kmock.KubernetesEmulator` over HTTP on 127.0.0.1 from
 a background thread with its own event loop, so both sync and async tests can talk to it, and
 :meth:`KmockCluster.run_operator` runs a kopf operator file against it with :class:`kopf.testing.KopfRunner`.
@@ -52,6 +55,7 @@ import yaml
 from kmock._internal import enums as kmock_enums
 from kopf.testing import KopfRunner
 
+from harness.kubeapi import KubeApiError
 from harness.ports import LOOPBACK
 
 T = TypeVar("T")
@@ -177,15 +181,6 @@ CORE_RESOURCES: tuple[ResourceRef, ...] = (
     JOBS,
     DEPLOYMENTS,
 )
-
-
-class KubeApiError(Exception):
-    """A non-2xx answer from the (mock) API server."""
-
-    def __init__(self, method: str, path: str, status: int, body: Any) -> None:
-        super().__init__(f"{method} {path} -> HTTP {status}: {body}")
-        self.status = status
-        self.body = body
 
 
 @attrs.define(kw_only=True)
@@ -688,8 +683,14 @@ def _preserved_process_state() -> Iterator[None]:
 
 
 def configured_kubeconfig() -> str | None:
-    """``MODELPLANE_TEST_KUBECONFIG`` or ``KUBECONFIG`` (may be a ``:``-separated list), if set."""
-    return os.environ.get(TEST_KUBECONFIG_ENV) or os.environ.get(KUBECONFIG_ENV) or None
+    """``MODELPLANE_TEST_KUBECONFIG`` or ``KUBECONFIG`` (may be a ``:``-separated list), if set.
+
+    None also when ``MODELPLANE_TEST_KUBECONFIG=envtest`` asks for the harness' own API server
+    (see :mod:`harness.envtest`).
+    """
+    from harness.cluster import external_kubeconfig
+
+    return external_kubeconfig()
 
 
 def probe_cluster(kubeconfig: str, timeout: float = 5.0) -> str:

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import collections
 import contextlib
-from collections.abc import Iterator
+import os
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -19,7 +20,7 @@ from harness.skips import REQUIRE_ALL_TIERS_ENV, SKIP_PREFIX, missing_component
 if TYPE_CHECKING:
     import minio
 
-    from harness import kube, postgres, s3
+    from harness import cluster, kube, kubeapi, operator_process, postgres, s3
 
 # The component modules are imported inside the fixtures: kopf, kubernetes, SQLAlchemy & co. take
 # seconds to import, which every pytest run (e.g. of the unit tier alone) would otherwise pay.
@@ -35,7 +36,13 @@ FIXTURE_MARKERS: dict[str, str] = {
     "s3_bucket": "s3",
     "kmock_cluster": "kmock",
     "kmock_kubeconfig": "kmock",
+    "kube_cluster": "cluster",
     "kubeconfig": "cluster",
+    "kube_client": "cluster",
+    "modelplane_crds": "cluster",
+    "kube_namespace": "cluster",
+    "operator_identity": "cluster",
+    "run_cluster_operator": "cluster",
 }
 
 
@@ -181,17 +188,96 @@ def kmock_kubeconfig(kmock_cluster: kube.KmockCluster) -> Path:
 
 
 @pytest.fixture(scope="session")
-def kubeconfig() -> str:
-    """Kubeconfig (path or ``:``-list) of a real, answering cluster, from MODELPLANE_TEST_KUBECONFIG/KUBECONFIG."""
-    from harness import kube
+def kube_cluster(
+    pytestconfig: pytest.Config, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[cluster.KubeCluster]:
+    """A real API server: the configured cluster (MODELPLANE_TEST_KUBECONFIG/KUBECONFIG), else envtest.
 
-    config = kube.configured_kubeconfig()
-    if not config:
-        missing_component(
-            f"no Kubernetes cluster: set {kube.TEST_KUBECONFIG_ENV} or {kube.KUBECONFIG_ENV} to a kubeconfig"
-        )
+    envtest is etcd + kube-apiserver from ``make test-bin``, started for the session and stopped at its end.
+    """
+    from harness import cluster, envtest, kube
+
+    workdir = tmp_path_factory.mktemp("cluster")
+    config = cluster.external_kubeconfig()
+    if config:
+        try:
+            version = kube.probe_cluster(config)
+        except Exception as exc:
+            missing_component(f"the Kubernetes API server of kubeconfig {config!r} does not answer: {exc!r}")
+        _note(pytestconfig, f"Kubernetes: external cluster {version} of kubeconfig {config}")
+        yield cluster.KubeCluster(kubeconfig=config, kind="external", version=version, workdir=workdir)
+        return
     try:
-        kube.probe_cluster(config)
-    except Exception as exc:
-        missing_component(f"the Kubernetes API server of kubeconfig {config!r} does not answer: {exc!r}")
-    return config
+        binaries = envtest.find_binaries()
+    except envtest.HarnessConfigError as exc:
+        pytest.fail(str(exc), pytrace=False)
+    except envtest.BinariesMissingError as exc:
+        missing_component(
+            f"no Kubernetes API server: {exc} (or set {cluster.TEST_KUBECONFIG_ENV} to a cluster's kubeconfig)"
+        )
+    with envtest.envtest(binaries) as env:
+        version = cluster.server_version(str(env.kubeconfig))
+        _note(pytestconfig, f"Kubernetes: envtest (etcd + kube-apiserver {version}) on {env.server}")
+        yield cluster.KubeCluster(kubeconfig=str(env.kubeconfig), kind="envtest", version=version, workdir=workdir)
+
+
+@pytest.fixture(scope="session")
+def kubeconfig(kube_cluster: cluster.KubeCluster) -> str:
+    """Kubeconfig (path or ``:``-list) of :func:`kube_cluster`, authenticating as a cluster admin."""
+    return kube_cluster.kubeconfig
+
+
+@pytest.fixture(scope="session")
+def kube_client(kube_cluster: cluster.KubeCluster) -> Iterator[kubeapi.KubeClient]:
+    """An admin :class:`harness.kubeapi.KubeClient` for :func:`kube_cluster` (raw HTTP: statuses, warnings)."""
+    with kube_cluster.client() as client:
+        yield client
+
+
+@pytest.fixture(scope="session")
+def modelplane_crds(kube_client: kubeapi.KubeClient) -> dict[str, tuple[dict[str, Any], list[str]]]:
+    """The CRDs of ``crds/``, applied and Established: ``{name: (stored CRD, Warning headers of the apply)}``."""
+    from harness import cluster
+
+    return cluster.install_crds(kube_client, cluster.crd_documents())
+
+
+@pytest.fixture
+def kube_namespace(kube_client: kubeapi.KubeClient) -> Iterator[str]:
+    """Name of a fresh namespace for this test, deleted afterwards."""
+    from harness import cluster
+
+    with cluster.temporary_namespace(kube_client) as name:
+        yield name
+
+
+@pytest.fixture(scope="session")
+def operator_identity(kube_cluster: cluster.KubeCluster, kube_client: kubeapi.KubeClient) -> cluster.OperatorIdentity:
+    """The operator's service account with only its ClusterRole, and a kubeconfig that authenticates as it."""
+    from harness import cluster
+
+    return cluster.operator_identity(kube_client, kube_cluster.workdir)
+
+
+@pytest.fixture
+def run_cluster_operator(
+    operator_identity: cluster.OperatorIdentity, modelplane_crds: object, tmp_path: Path
+) -> Callable[..., contextlib.AbstractContextManager[operator_process.OperatorProcess]]:
+    """``run_cluster_operator(target, namespaces=..., module=False, watching=...)``: run ``kopf run`` as the operator.
+
+    A context manager (see :func:`harness.operator_process.run_operator`); the CRDs are installed first
+    and the operator authenticates as :func:`operator_identity`. Logs go to ``tmp_path``.
+    """
+    from harness import operator_process
+
+    counter = iter(range(1_000_000))
+
+    def run(
+        target: str | os.PathLike[str], **kwargs: Any
+    ) -> contextlib.AbstractContextManager[operator_process.OperatorProcess]:
+        log_path = tmp_path / f"operator-{next(counter)}.log"
+        return operator_process.run_operator(
+            target, kubeconfig=operator_identity.kubeconfig, log_path=log_path, **kwargs
+        )
+
+    return run

@@ -17,3 +17,4 @@ def test_kopf_bookkeeping_lives_under_modelplane_io():
     assert diffbase.prefix == "modelplane.io"
     assert settings.peering.name == "modelplane"
     assert not settings.peering.mandatory
+    assert settings.posting.loggers

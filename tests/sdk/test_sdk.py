@@ -158,7 +158,9 @@ def test_register_a_model_version_and_move_an_alias(client, tmp_path):
     version = client.register_model_version(
         "credit", artifact_uri=ref["uri"], sha256=ref["sha256"], size_bytes=ref["size"], run_id=run["run_id"]
     )
-    again = client.register_model_version("credit", artifact_uri=ref["uri"], sha256=ref["sha256"], size_bytes=ref["size"])
+    again = client.register_model_version(
+        "credit", artifact_uri=ref["uri"], sha256=ref["sha256"], size_bytes=ref["size"]
+    )
     assert again["version"] == version["version"]
     client.set_alias("credit", "champion", version["version"])
     model = client.request("GET", f"/api/v1/namespaces/{client.namespace}/models/credit")

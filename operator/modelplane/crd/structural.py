@@ -45,7 +45,27 @@ class UnsupportedSchemaError(ValueError):
 def to_structural(schema: Mapping[str, Any], defs: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """The structural equivalent of ``schema``; ``defs`` resolves its ``#/$defs/`` references."""
     definitions = dict(defs if defs is not None else schema.get("$defs", {}))
-    return _convert(schema, definitions, path="")
+    return _expand_object_defaults(_convert(schema, definitions, path=""))
+
+
+def _expand_object_defaults(node: dict[str, Any]) -> dict[str, Any]:
+    """Replace ``default: {}`` by the object its properties' defaults make, at every depth.
+
+    The API server validates a default against the node's own schema *before* filling in nested
+    defaults, so ``{}`` fails every CEL rule that reads a defaulted field; the materialised object does not.
+    """
+    for sub in node.get("properties", {}).values():
+        _expand_object_defaults(sub)
+    for key in ("items", "additionalProperties"):
+        if isinstance(node.get(key), dict):
+            _expand_object_defaults(node[key])
+    if node.get("type") == "object" and node.get("default") == {}:
+        node["default"] = _materialised(node)
+    return node
+
+
+def _materialised(node: dict[str, Any]) -> dict[str, Any]:
+    return {name: sub["default"] for name, sub in node.get("properties", {}).items() if "default" in sub}
 
 
 def _resolve(schema: Mapping[str, Any], defs: Mapping[str, Any], path: str) -> dict[str, Any]:

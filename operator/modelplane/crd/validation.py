@@ -9,6 +9,7 @@ words (``spec.numNodes: Invalid value: 0: ...``) so a message reads the same loc
 from __future__ import annotations
 
 import copy
+import json
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -21,6 +22,12 @@ from modelplane.crd.build import build_openapi_schema
 from modelplane.crd.cel import PRESERVE, RuleError, evaluate_rule
 
 _MISSING: Any = object()
+UNKNOWN_FIELD = "Unknown field"
+NAME_DETAIL = (
+    "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must "
+    "start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is "
+    "'[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')"
+)
 DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 _TYPE_NAMES = {
     "object": "object",
@@ -32,7 +39,13 @@ _TYPE_NAMES = {
 }
 
 
+class _Json(str):
+    """A value already rendered as the API server renders it (compact JSON), printed as is."""
+
+
 def _quote(value: Any) -> str:
+    if isinstance(value, _Json):
+        return str(value)
     if isinstance(value, str):
         return f'"{value}"'
     if isinstance(value, bool):
@@ -56,6 +69,8 @@ class FieldError:
     value: Any = _MISSING
 
     def __str__(self) -> str:
+        if self.type == UNKNOWN_FIELD:
+            return self.detail
         text = f"{self.path}: {self.type}"
         if self.value is not _MISSING:
             text += f": {_quote(self.value)}"
@@ -69,6 +84,9 @@ class InvalidResourceError(ValueError):
         self.kind = kind
         self.name = name
         self.errors = errors
+        if errors and errors[0].type == UNKNOWN_FIELD:
+            super().__init__(errors[0].detail)
+            return
         lines = "\n".join(f"* {error}" for error in errors)
         super().__init__(
             f'{kind} "{name}" is invalid:\n{lines}' if len(errors) > 1 else f'{kind} "{name}" is invalid: {errors[0]}'
@@ -104,6 +122,14 @@ def validate_resource(obj: Mapping[str, Any]) -> dict[str, Any]:
 def validate_against_schema(obj: Mapping[str, Any], schema: Mapping[str, Any], kind: str = "object") -> dict[str, Any]:
     """Validate any object against an ``openAPIV3Schema``; the defaulted copy, or :class:`InvalidResourceError`."""
     resource = copy.deepcopy(dict(obj))
+    unknown = list(_unknown_fields(resource, schema, ""))
+    if unknown:
+        # Strict field validation happens while decoding, before anything else, as on the server.
+        version = str(resource.get("apiVersion", "")).rsplit("/", 1)[-1]
+        listed = ", ".join(f'unknown field "{path}"' for path in unknown)
+        message = f'{kind} in version "{version}" cannot be handled as a {kind}: strict decoding error: {listed}'
+        name = resource.get("metadata", {}).get("name", "") if isinstance(resource.get("metadata"), Mapping) else ""
+        raise InvalidResourceError(kind, str(name), [FieldError(path, UNKNOWN_FIELD, message) for path in unknown])
     errors = list(_metadata_errors(resource.get("metadata")))
     walker = _Walker()
     walker.default(resource, schema)
@@ -115,6 +141,25 @@ def validate_against_schema(obj: Mapping[str, Any], schema: Mapping[str, Any], k
     return resource
 
 
+def _unknown_fields(value: Any, schema: Mapping[str, Any], path: str) -> Iterable[str]:
+    """Paths of fields the schema does not declare (``metadata`` is the server's business), in document order."""
+    if isinstance(value, dict):
+        properties: Mapping[str, Any] = schema.get("properties", {})
+        extra = schema.get("additionalProperties")
+        for key, item in value.items():
+            child = _join(path, key)
+            if key in properties:
+                if child != "metadata":
+                    yield from _unknown_fields(item, properties[key], child)
+            elif isinstance(extra, Mapping):
+                yield from _unknown_fields(item, extra, child)
+            elif not schema.get(PRESERVE) and not (path == "" and key in {"apiVersion", "kind", "metadata"}):
+                yield child
+    elif isinstance(value, list) and isinstance(schema.get("items"), Mapping):
+        for index, item in enumerate(value):
+            yield from _unknown_fields(item, schema["items"], f"{path}[{index}]")
+
+
 def _metadata_errors(metadata: Any) -> Iterable[FieldError]:
     if not isinstance(metadata, Mapping):
         yield FieldError("metadata", "Required value", "metadata with a name is required")
@@ -123,13 +168,7 @@ def _metadata_errors(metadata: Any) -> Iterable[FieldError]:
     if not name and not metadata.get("generateName"):
         yield FieldError("metadata.name", "Required value", "name or generateName is required")
     elif name and (not isinstance(name, str) or len(name) > 253 or not DNS_SUBDOMAIN.match(name)):
-        yield FieldError(
-            "metadata.name",
-            "Invalid value",
-            "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', "
-            "and must start and end with an alphanumeric character",
-            name,
-        )
+        yield FieldError("metadata.name", "Invalid value", NAME_DETAIL, name)
 
 
 @lru_cache(maxsize=512)
@@ -219,8 +258,6 @@ class _Walker:
                 self.check(item, properties[key], child)
             elif isinstance(extra, Mapping):
                 self.check(item, extra, child)
-            elif not schema.get(PRESERVE) and path != "metadata" and not (path == "" and key in {"apiVersion", "kind"}):
-                self.errors.append(FieldError(child, "Unknown field", "field not declared in schema"))
         self._check_size(len(value), schema, path, low="minProperties", high="maxProperties", noun="properties")
 
     def _check_array(self, value: list[Any], schema: Mapping[str, Any], path: str) -> None:
@@ -247,9 +284,9 @@ class _Walker:
                 continue
             if identity in seen:
                 shown = value[index] if keys is None else {k: value[index].get(k) for k in keys}
-                self.errors.append(
-                    FieldError(f"{path}[{index}]", "Duplicate value", "", shown if keys is None else str(shown))
-                )
+                if keys is not None or not isinstance(shown, str | int | float | bool):
+                    shown = _Json(json.dumps(shown, separators=(",", ":"), sort_keys=True))
+                self.errors.append(FieldError(f"{path}[{index}]", "Duplicate value", "", shown))
             seen.add(identity)
 
     def _check_size(self, size: int, schema: Mapping[str, Any], path: str, *, low: str, high: str, noun: str) -> None:

@@ -28,6 +28,7 @@ def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
     settings.peering.name = PEERING_NAME
     settings.peering.mandatory = False
     settings.posting.level = logging.INFO
+    settings.posting.loggers = True  # handler log lines become Events, as `kubectl describe` users expect
     settings.execution.max_workers = 20
     settings.queueing.error_delays = (1, 2, 5, 10, 30, 60, 120)
     settings.watching.server_timeout = 300

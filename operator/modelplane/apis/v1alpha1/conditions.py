@@ -40,7 +40,6 @@ class Condition(ApiModel):
     )
     status: ConditionStatus = Field(description="Status of the condition: True, False or Unknown.")
     reason: str = Field(
-        "",
         description="One CamelCase word for the last transition, for machines (e.g. JobCreated).",
         max_length=1024,
         pattern=REASON_PATTERN,

@@ -11,7 +11,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, ClassVar
 
-from pydantic import Field
+from pydantic import ConfigDict, Field
 
 from modelplane.apis.meta import AGE_COLUMN, KindInfo, PrinterColumn, ready_column, reason_column
 from modelplane.apis.v1alpha1.base import ApiModel, CustomResource
@@ -121,12 +121,15 @@ class ParameterRange(ApiModel):
 
 
 class SweepParameter(ApiModel):
-    """One searched hyperparameter; its trial value overrides spec.hyperparameters."""
+    """One searched hyperparameter, with exactly one of values and range; the trial's value overrides
+    spec.hyperparameters."""
 
-    model_config = cel_rules(exactly_one("values", "range"))
+    # Exactly one of values/range, said as a property count: `values` holds values of any type, which the
+    # API server's CEL cannot see, so no rule may name it.
+    model_config = ConfigDict(json_schema_extra={"minProperties": 2, "maxProperties": 2})
 
     name: str = Field(description="Hyperparameter name.", min_length=1, max_length=128)
-    values: list[Any] | None = Field(None, description="Candidate values.", min_length=1, max_length=100)
+    values: list[Any] | None = Field(None, description="Candidate values (any type).", min_length=1, max_length=100)
     range: ParameterRange | None = Field(None, description="A numeric range.")
 
 
@@ -149,11 +152,7 @@ class SweepSpec(ApiModel):
             "fieldPath": ".maxTrials",
         },
         {
-            "rule": "self.algorithm != 'Random' || self.parameters.all(p, has(p.range) || has(p.values))",
-            "message": "every Random parameter needs values or a range",
-        },
-        {
-            "rule": "self.algorithm != 'Grid' || self.parameters.all(p, has(p.values) || has(p.range.steps))",
+            "rule": "self.algorithm != 'Grid' || self.parameters.all(p, !has(p.range) || has(p.range.steps))",
             "message": "a Grid parameter needs values or a range with steps",
         },
     )
