@@ -43,7 +43,9 @@ crds: $(STAMP) ## Regenerate crds/ (and the Helm chart's copy) from the API type
 check-crds: $(STAMP) ## Fail when crds/ differs from the API types
 	$(BIN)/python -m modelplane.crd --check $(CRD_DIRS)
 
-test: $(STAMP) system-deps ## Lint, then every test tier (missing components skip loudly; CI makes them fail)
+HAVE_GO := $(shell command -v go 2>/dev/null)
+
+test: $(STAMP) system-deps $(if $(HAVE_GO),test-bin) ## Lint, then every tier (builds the cluster tier's servers when Go is installed; missing components skip loudly, CI makes them fail)
 	$(MAKE) --no-print-directory lint check-crds
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
