@@ -49,24 +49,32 @@ async def run_ids(session: AsyncSession, internal_ids: Iterable[int]) -> dict[in
 
 
 async def params_of(session: AsyncSession, ids: Sequence[int]) -> dict[int, dict[str, str]]:
+    """Params of several runs (plain rows, no ORM instances: this is on the search hot path)."""
     out: dict[int, dict[str, str]] = {i: {} for i in ids}
-    for row in await session.execute(select(RunParam).where(RunParam.run_id.in_(ids))):
-        out[row.RunParam.run_id][row.RunParam.key] = row.RunParam.value
+    rows = await session.execute(select(RunParam.run_id, RunParam.key, RunParam.value).where(RunParam.run_id.in_(ids)))
+    for run_id, key, value in rows:
+        out[run_id][key] = value
     return out
 
 
 async def tags_of(session: AsyncSession, ids: Sequence[int]) -> dict[int, dict[str, str]]:
     out: dict[int, dict[str, str]] = {i: {} for i in ids}
-    for row in await session.execute(select(RunTag).where(RunTag.run_id.in_(ids))):
-        out[row.RunTag.run_id][row.RunTag.key] = row.RunTag.value
+    rows = await session.execute(select(RunTag.run_id, RunTag.key, RunTag.value).where(RunTag.run_id.in_(ids)))
+    for run_id, key, value in rows:
+        out[run_id][key] = value
     return out
 
 
-async def latest_metrics_of(session: AsyncSession, ids: Sequence[int]) -> dict[int, dict[str, LatestMetric]]:
-    out: dict[int, dict[str, LatestMetric]] = {i: {} for i in ids}
-    query = select(LatestMetric, MetricKey.key).join(MetricKey, MetricKey.id == LatestMetric.key_id)
-    for latest, key in await session.execute(query.where(LatestMetric.run_id.in_(ids))):
-        out[latest.run_id][key] = latest
+async def latest_metrics_of(session: AsyncSession, ids: Sequence[int]) -> dict[int, dict[str, tuple[float, int, int]]]:
+    """``{run: {key: (value, step, timestamp)}}`` of the latest points of several runs."""
+    out: dict[int, dict[str, tuple[float, int, int]]] = {i: {} for i in ids}
+    query = (
+        select(LatestMetric.run_id, MetricKey.key, LatestMetric.value, LatestMetric.step, LatestMetric.timestamp)
+        .join(MetricKey, MetricKey.id == LatestMetric.key_id)
+        .where(LatestMetric.run_id.in_(ids))
+    )
+    for run_id, key, value, step, timestamp in await session.execute(query):
+        out[run_id][key] = (value, step, timestamp)
     return out
 
 
@@ -77,21 +85,28 @@ async def existing_params(session: AsyncSession, run: int, keys: Iterable[str]) 
     return {row.key: row.value for row in rows}
 
 
+# Bulk writes go through the Core tables with executemany: one cached compiled statement whatever the batch
+# size (a multi-VALUES statement would be compiled anew for every batch length).
+_PARAMS = RunParam.__table__
+_TAGS = RunTag.__table__
+_KEYS = MetricKey.__table__
+_METRICS = Metric.__table__
+_LATEST = LatestMetric.__table__
+
+
 async def insert_params(session: AsyncSession, run: int, params: dict[str, str]) -> None:
     if params:
-        statement = insert_for(session, RunParam).values(
-            [{"run_id": run, "key": k, "value": v} for k, v in params.items()]
-        )
-        await session.execute(statement.on_conflict_do_nothing(index_elements=["run_id", "key"]))
+        statement = insert_for(session, _PARAMS).on_conflict_do_nothing(index_elements=["run_id", "key"])
+        await session.execute(statement, [{"run_id": run, "key": k, "value": v} for k, v in params.items()])
 
 
 async def upsert_tags(session: AsyncSession, run: int, tags: dict[str, str]) -> None:
     if tags:
-        statement = insert_for(session, RunTag).values([{"run_id": run, "key": k, "value": v} for k, v in tags.items()])
+        statement = insert_for(session, _TAGS)
         statement = statement.on_conflict_do_update(
             index_elements=["run_id", "key"], set_={"value": statement.excluded.value}
         )
-        await session.execute(statement)
+        await session.execute(statement, [{"run_id": run, "key": k, "value": v} for k, v in tags.items()])
 
 
 async def metric_key_ids(session: AsyncSession, keys: Iterable[str]) -> dict[str, int]:
@@ -103,12 +118,8 @@ async def metric_key_ids(session: AsyncSession, keys: Iterable[str]) -> dict[str
     found = {row.key: row.id for row in rows}
     missing = [k for k in wanted if k not in found]
     if missing:
-        statement = (
-            insert_for(session, MetricKey)
-            .values([{"key": k} for k in missing])
-            .on_conflict_do_nothing(index_elements=["key"])
-        )
-        await session.execute(statement)
+        statement = insert_for(session, _KEYS).on_conflict_do_nothing(index_elements=["key"])
+        await session.execute(statement, [{"key": k} for k in missing])
         rows = await session.execute(select(MetricKey.key, MetricKey.id).where(MetricKey.key.in_(missing)))
         found.update({row.key: row.id for row in rows})
     return found
@@ -120,29 +131,33 @@ async def insert_metrics(
     """Append points; a point already stored (same key, step and timestamp) is left as it is."""
     if not points:
         return
-    rows = sorted(
-        {(key_ids[p.key], p.step, p.timestamp): p.value for p in points}.items(),
+    rows = sorted({(key_ids[p.key], p.step, p.timestamp): p.value for p in points}.items())
+    statement = insert_for(session, _METRICS).on_conflict_do_nothing(
+        index_elements=["run_id", "key_id", "step", "timestamp"]
     )
-    values = [{"run_id": run, "key_id": k, "step": s, "timestamp": t, "value": v} for (k, s, t), v in rows]
-    statement = insert_for(session, Metric).values(values)
-    await session.execute(statement.on_conflict_do_nothing(index_elements=["run_id", "key_id", "step", "timestamp"]))
+    await session.execute(
+        statement, [{"run_id": run, "key_id": k, "step": s, "timestamp": t, "value": v} for (k, s, t), v in rows]
+    )
     newest: dict[int, tuple[int, int, float]] = {}
     for (key_id, step, timestamp), value in rows:
         if key_id not in newest or (step, timestamp) >= newest[key_id][:2]:
             newest[key_id] = (step, timestamp, value)
-    latest = insert_for(session, LatestMetric).values(
-        [{"run_id": run, "key_id": k, "step": s, "timestamp": t, "value": v} for k, (s, t, v) in sorted(newest.items())]
-    )
+    latest = insert_for(session, _LATEST)
     excluded = latest.excluded
+    upsert = latest.on_conflict_do_update(
+        index_elements=["run_id", "key_id"],
+        set_={"step": excluded.step, "timestamp": excluded.timestamp, "value": excluded.value},
+        where=or_(
+            excluded.step > _LATEST.c.step,
+            and_(excluded.step == _LATEST.c.step, excluded.timestamp >= _LATEST.c.timestamp),
+        ),
+    )
     await session.execute(
-        latest.on_conflict_do_update(
-            index_elements=["run_id", "key_id"],
-            set_={"step": excluded.step, "timestamp": excluded.timestamp, "value": excluded.value},
-            where=or_(
-                excluded.step > LatestMetric.step,
-                and_(excluded.step == LatestMetric.step, excluded.timestamp >= LatestMetric.timestamp),
-            ),
-        )
+        upsert,
+        [
+            {"run_id": run, "key_id": k, "step": s, "timestamp": t, "value": v}
+            for k, (s, t, v) in sorted(newest.items())
+        ],
     )
 
 
@@ -161,17 +176,14 @@ async def metric_history(
     return list(await session.scalars(query))
 
 
-def _clause_condition(clause: Clause) -> ColumnElement[bool]:
+def _clause_condition(clause: Clause, key_ids: dict[str, int]) -> ColumnElement[bool]:
     compare = _OPS[clause.op]
     if clause.entity == "metrics":
-        return exists(
-            select(literal(1))
-            .select_from(LatestMetric)
-            .join(MetricKey, MetricKey.id == LatestMetric.key_id)
-            .where(
-                LatestMetric.run_id == Run.id, MetricKey.key == clause.key, compare(LatestMetric.value, clause.value)
-            )
+        # A range scan of ix_latest_metrics_key_id_value, not a probe per run of the namespace.
+        matching = select(LatestMetric.run_id).where(
+            LatestMetric.key_id == key_ids[clause.key], compare(LatestMetric.value, clause.value)
         )
+        return Run.id.in_(matching)
     if clause.entity in ("params", "tags"):
         table = RunParam if clause.entity == "params" else RunTag
         return exists(
@@ -189,14 +201,14 @@ def _clause_condition(clause: Clause) -> ColumnElement[bool]:
     return compare(column, moment)
 
 
-def _order_expression(order: Order | None) -> Any:
+def _order_expression(order: Order | None, key_ids: dict[str, int]) -> Any:
     if order is None:
         return None
     if order.entity == "metrics":
+        key_id = key_ids.get(order.key, -1)  # an unknown key orders nothing: every value is null
         return (
             select(LatestMetric.value)
-            .join(MetricKey, MetricKey.id == LatestMetric.key_id)
-            .where(LatestMetric.run_id == Run.id, MetricKey.key == order.key)
+            .where(LatestMetric.run_id == Run.id, LatestMetric.key_id == key_id)
             .scalar_subquery()
         )
     if order.entity in ("params", "tags"):
@@ -215,11 +227,20 @@ async def search_runs(
     limit: int,
 ) -> list[tuple[Run, Any]]:
     """One page of matching runs with their order value, after the keyset position ``after``."""
+    metric_keys = {c.key for c in clauses if c.entity == "metrics"}
+    if order is not None and order.entity == "metrics":
+        metric_keys.add(order.key)
+    key_ids: dict[str, int] = {}
+    if metric_keys:
+        rows = await session.execute(select(MetricKey.key, MetricKey.id).where(MetricKey.key.in_(metric_keys)))
+        key_ids = {row.key: row.id for row in rows}
+    if any(c.entity == "metrics" and c.key not in key_ids for c in clauses):
+        return []  # a metric no run ever logged: nothing can match
     conditions: list[ColumnElement[bool]] = [Run.namespace == namespace]
     if experiment is not None:
         conditions.append(Run.experiment == experiment)
-    conditions.extend(_clause_condition(c) for c in clauses)
-    value = _order_expression(order)
+    conditions.extend(_clause_condition(c, key_ids) for c in clauses)
+    value = _order_expression(order, key_ids)
     if value is None:
         query = select(Run, literal(None)).where(*conditions).order_by(Run.id.desc())
         if after is not None:

@@ -75,9 +75,7 @@ async def _load(session: AsyncSession, runs: list[Run], full: bool) -> list[RunO
             **info,
             params=params[r.id],
             tags=tags[r.id],
-            metrics={
-                k: LatestMetricOut(value=m.value, step=m.step, timestamp=m.timestamp) for k, m in metrics[r.id].items()
-            },
+            metrics={k: LatestMetricOut(value=v, step=s, timestamp=t) for k, (v, s, t) in metrics[r.id].items()},
         )
         for r, info in zip(runs, infos, strict=True)
     ]
