@@ -69,3 +69,19 @@ def decode_int_token(token: str, length: int, positions: Sequence[int] | None = 
         if not isinstance(key[index], int) or isinstance(key[index], bool):
             raise InvalidRequest("page_token is not a token issued by this endpoint")
     return key
+
+
+def decode_id_token(token: str) -> int:
+    """The one non-negative integer (an id or a version number) in a single-key page token."""
+    [value] = decode_token(token, 1)
+    if type(value) is not int or not 0 <= value < 2**63:
+        raise InvalidRequest("page_token is not a token issued by this endpoint")
+    return value
+
+
+def decode_name_token(token: str) -> str:
+    """The one string (a name) in a single-key page token."""
+    [value] = decode_token(token, 1)
+    if type(value) is not str:
+        raise InvalidRequest("page_token is not a token issued by this endpoint")
+    return value

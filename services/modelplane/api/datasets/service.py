@@ -21,29 +21,13 @@ from modelplane.api.datasets import repository as repo
 from modelplane.api.datasets.models import DatasetVersion
 from modelplane.api.datasets.schemas import DatasetSummary, DatasetVersionCreate, DatasetVersionOut, non_finite
 from modelplane.api.errors import Conflict, InvalidRequest, NotFound, Unavailable
-from modelplane.api.pagination import Page, PageParams, decode_token, encode_token
+from modelplane.api.pagination import Page, PageParams, decode_id_token, decode_name_token, encode_token
 
 MAX_ATTEMPTS = 8
 MAX_VERSION = 2**31 - 1
 # Fields of a re-registration that must equal the stored version (they describe the content or its
 # lineage). ``source`` and ``profile_uri`` may differ: the same bytes ingested again from elsewhere.
 CONTENT_FIELDS = ("data_schema", "rows", "columns", "artifacts", "parents")
-
-
-def _token_int(token: str) -> int:
-    """The version number in a page token of this endpoint."""
-    [value] = decode_token(token, 1)
-    if type(value) is not int or not 0 <= value < 2**63:
-        raise InvalidRequest("page_token is not a token issued by this endpoint")
-    return value
-
-
-def _token_str(token: str) -> str:
-    """The name in a page token of this endpoint."""
-    [value] = decode_token(token, 1)
-    if type(value) is not str:
-        raise InvalidRequest("page_token is not a token issued by this endpoint")
-    return value
 
 
 def version_out(row: DatasetVersion) -> DatasetVersionOut:
@@ -160,7 +144,7 @@ async def list_versions(
 ) -> Page[DatasetVersionOut]:
     """Versions of a dataset, newest first."""
     principal.require(namespace, Role.VIEWER)
-    before = _token_int(page.page_token) if page.page_token else None
+    before = decode_id_token(page.page_token) if page.page_token else None
     rows = await repo.list_versions(session, namespace, name, before, page.page_size + 1)
     if not rows and before is None:
         raise NotFound(f"dataset {name!r} not found in namespace {namespace!r}")
@@ -174,7 +158,7 @@ async def list_datasets(
 ) -> Page[DatasetSummary]:
     """The datasets of a namespace by name, each with its latest version."""
     principal.require(namespace, Role.VIEWER)
-    after = _token_str(page.page_token) if page.page_token else None
+    after = decode_name_token(page.page_token) if page.page_token else None
     rows = await repo.list_latest(session, namespace, after, page.page_size + 1)
     items = [DatasetSummary(name=row.name, versions=count, latest=version_out(row)) for row, count in rows]
     token = encode_token([items[page.page_size - 1].name]) if len(items) > page.page_size else None

@@ -27,14 +27,7 @@ from modelplane.api.deployments.schemas import (
     TrafficSplit,
 )
 from modelplane.api.errors import InvalidRequest, NotFound
-from modelplane.api.pagination import Page, PageParams, decode_token, encode_token
-
-
-def _token_id(token: str) -> int:
-    [value] = decode_token(token, 1)
-    if type(value) is not int or not 0 <= value < 2**63:
-        raise InvalidRequest("page_token is not a token issued by this endpoint")
-    return value
+from modelplane.api.pagination import Page, PageParams, decode_id_token, encode_token
 
 
 def _deployment_out(row: Deployment, model: str, version: int) -> DeploymentOut:
@@ -134,7 +127,7 @@ async def list_deployments(
 ) -> Page[DeploymentOut]:
     """A service's deployment history, newest first."""
     principal.require(namespace, Role.VIEWER)
-    before = _token_id(page.page_token) if page.page_token else None
+    before = decode_id_token(page.page_token) if page.page_token else None
     rows = await repo.list_deployments(session, namespace, service, active_only, before, page.page_size + 1)
     items = [_deployment_out(*row) for row in rows[: page.page_size]]
     token = encode_token([items[-1].id]) if len(rows) > page.page_size else None
@@ -192,7 +185,7 @@ async def list_events(
 ) -> Page[RolloutEventOut]:
     """A rollout's events, newest first."""
     principal.require(namespace, Role.VIEWER)
-    before = _token_id(page.page_token) if page.page_token else None
+    before = decode_id_token(page.page_token) if page.page_token else None
     rows = await repo.list_events(session, namespace, rollout, before, page.page_size + 1)
     items = [_event_out(*row) for row in rows[: page.page_size]]
     token = encode_token([items[-1].id]) if len(rows) > page.page_size else None

@@ -20,7 +20,7 @@ from modelplane.api.auth.principal import Principal
 from modelplane.api.datasets.schemas import non_finite
 from modelplane.api.db.base import utcnow
 from modelplane.api.errors import Conflict, InvalidRequest, NotFound, Unavailable
-from modelplane.api.pagination import Page, PageParams, decode_token, encode_token
+from modelplane.api.pagination import Page, PageParams, decode_id_token, decode_name_token, encode_token
 from modelplane.api.registry import repository as repo
 from modelplane.api.registry.models import ModelVersionRow, RegisteredModel
 from modelplane.api.registry.schemas import (
@@ -39,22 +39,6 @@ MAX_ATTEMPTS = 8
 MAX_VERSION = 2**31 - 1
 # Fields of a re-registration that must equal the stored version when the client sends them.
 IDENTITY_FIELDS = ("size_bytes", "format", "signature", "run_id", "dataset_digest")
-
-
-def _token_int(token: str) -> int:
-    """The version number in a page token of this endpoint."""
-    [value] = decode_token(token, 1)
-    if type(value) is not int or not 0 <= value < 2**63:
-        raise InvalidRequest("page_token is not a token issued by this endpoint")
-    return value
-
-
-def _token_str(token: str) -> str:
-    """The name in a page token of this endpoint."""
-    [value] = decode_token(token, 1)
-    if type(value) is not str:
-        raise InvalidRequest("page_token is not a token issued by this endpoint")
-    return value
 
 
 async def _model(session: AsyncSession, namespace: str, name: str) -> RegisteredModel:
@@ -141,7 +125,7 @@ async def get_model(session: AsyncSession, principal: Principal, namespace: str,
 async def list_models(session: AsyncSession, principal: Principal, namespace: str, page: PageParams) -> Page[ModelOut]:
     """Models of the namespace by name, with their latest version and aliases."""
     principal.require(namespace, Role.VIEWER)
-    after = _token_str(page.page_token) if page.page_token else None
+    after = decode_name_token(page.page_token) if page.page_token else None
     rows = await repo.list_models(session, namespace, after, page.page_size + 1)
     shown = rows[: page.page_size]
     aliases = await repo.aliases_of_models(session, [model.id for model, _ in shown])
@@ -266,7 +250,7 @@ async def list_versions(
     """Versions of a model, newest first."""
     principal.require(namespace, Role.VIEWER)
     model = await _model(session, namespace, name)
-    before = _token_int(page.page_token) if page.page_token else None
+    before = decode_id_token(page.page_token) if page.page_token else None
     rows = await repo.list_versions(session, model.id, before, page.page_size + 1)
     items = await _versions_out(session, model, rows[: page.page_size])
     token = encode_token([items[-1].version]) if len(rows) > page.page_size else None
