@@ -8,6 +8,9 @@ an alias). Errors carry the API's status, code and message.
 from __future__ import annotations
 
 import hashlib
+import os
+import re
+import tempfile
 import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -19,6 +22,7 @@ from modelplane.sdk.config import ClientConfig
 
 RETRYABLE_STATUS = frozenset({502, 503, 504})
 CHUNK = 1024 * 1024
+SHA256_SUFFIX = re.compile(r"(?:^|/)([a-f0-9]{64})$")
 
 
 class ModelPlaneError(Exception):
@@ -144,6 +148,65 @@ class ModelPlaneClient:
             self.request("POST", f"/api/v1/namespaces/{self.namespace}/artifacts", content=body(), headers=headers)
         )
 
+    def download_artifact(self, ref: str, path: Path) -> Path:
+        """Stream an artifact to ``path``, by its sha256 or its URI in the store; the digest is verified here.
+
+        The file appears at ``path`` only once complete and verified (written next to it, then renamed).
+        """
+        sha256 = artifact_sha256(ref)
+        url = f"/api/v1/namespaces/{self.namespace}/artifacts/{sha256}"
+        delay = 0.2
+        for attempt in range(self.config.max_retries + 1):
+            try:
+                return self._download(url, sha256, path)
+            except httpx.TransportError:
+                if attempt == self.config.max_retries:
+                    raise
+            except ModelPlaneError as error:
+                if error.status not in RETRYABLE_STATUS or attempt == self.config.max_retries:
+                    raise
+            time.sleep(delay)
+            delay = min(delay * 2, 5.0)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _download(self, url: str, sha256: str, path: Path) -> Path:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with self._http.stream("GET", url) as response:
+            if not response.is_success:
+                response.read()
+                _decode(response)
+            digest = hashlib.sha256()
+            fd, partial = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+            try:
+                with os.fdopen(fd, "wb") as file:
+                    for chunk in response.iter_bytes(CHUNK):
+                        digest.update(chunk)
+                        file.write(chunk)
+                if digest.hexdigest() != sha256:
+                    raise ModelPlaneError(
+                        response.status_code,
+                        "DigestMismatch",
+                        f"artifact {sha256} arrived with content digest {digest.hexdigest()}",
+                    )
+                os.replace(partial, path)
+            finally:
+                if os.path.exists(partial):
+                    os.unlink(partial)
+        return path
+
+    def register_dataset_version(self, name: str, *, digest: str, **fields: Any) -> dict[str, Any]:
+        """Register what an ingest produced; the same digest again returns the stored version."""
+        body = {"digest": digest, **fields}
+        path = f"/api/v1/namespaces/{self.namespace}/datasets/{name}/versions"
+        return dict(self.request("POST", path, json=_compact(body)))
+
+    def get_dataset_version(self, name: str, ref: str | int | None = None) -> dict[str, Any]:
+        """A dataset version by number or digest (``sha256:...``); the latest one when ``ref`` is None."""
+        path = f"/api/v1/namespaces/{self.namespace}/datasets/{name}/versions"
+        if ref is not None:
+            return dict(self.request("GET", f"{path}/{ref}"))
+        return dict(self.request("GET", path, params={"page_size": 1})["items"][0])
+
     def register_model_version(
         self, model: str, *, artifact_uri: str, sha256: str, size_bytes: int, **fields: Any
     ) -> dict[str, Any]:
@@ -154,6 +217,14 @@ class ModelPlaneClient:
     def set_alias(self, model: str, alias: str, version: int) -> dict[str, Any]:
         path = f"/api/v1/namespaces/{self.namespace}/models/{model}/aliases/{alias}"
         return dict(self.request("PUT", path, json={"version": version}))
+
+
+def artifact_sha256(ref: str) -> str:
+    """The sha256 of an artifact given by its digest (``<hex>``, ``sha256:<hex>``) or its content-addressed URI."""
+    match = SHA256_SUFFIX.search(ref.removeprefix("sha256:"))
+    if match is None:
+        raise ValueError(f"{ref!r} is neither a sha256 nor a content-addressed artifact URI")
+    return match.group(1)
 
 
 def _compact(body: Mapping[str, Any]) -> dict[str, Any]:

@@ -107,13 +107,13 @@ class ActiveRun:
             except Exception as error:
                 self._error = error
 
-    def finish(self, status: str = "Succeeded", artifact_uri: str | None = None) -> None:
-        """Flush, stop the background sender and set the final status."""
+    def finish(self, status: str = "Succeeded", artifact_uri: str | None = None, **fields: Any) -> None:
+        """Flush, stop the background sender and set the final status (with lineage ``fields``, if any)."""
         self._stop.set()
         self._wake.set()
         self._thread.join()
         self.flush()
-        self.client.update_run(self.run_id, status=status, artifact_uri=artifact_uri)
+        self.client.update_run(self.run_id, status=status, artifact_uri=artifact_uri, **fields)
 
     def __enter__(self) -> ActiveRun:
         return self

@@ -1,0 +1,7 @@
+"""``python -m modelplane.jobs ingest|train`` (see :mod:`modelplane.jobs.cli`)."""
+
+import sys
+
+from modelplane.jobs.cli import main
+
+sys.exit(main())
