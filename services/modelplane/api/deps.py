@@ -18,7 +18,7 @@ from modelplane.api.state import AppState
 _bearer = HTTPBearer(auto_error=False, description="A ModelPlane API token.")
 
 
-def app_state(request: Request) -> AppState:
+async def app_state(request: Request) -> AppState:
     state: AppState = request.app.state.mp
     return state
 
@@ -29,11 +29,11 @@ async def db_session(state: Annotated[AppState, Depends(app_state)]) -> AsyncIte
         yield session
 
 
-def settings(state: Annotated[AppState, Depends(app_state)]) -> Settings:
+async def settings(state: Annotated[AppState, Depends(app_state)]) -> Settings:
     return state.settings
 
 
-def artifact_store(state: Annotated[AppState, Depends(app_state)]) -> ArtifactStore:
+async def artifact_store(state: Annotated[AppState, Depends(app_state)]) -> ArtifactStore:
     return state.artifacts
 
 

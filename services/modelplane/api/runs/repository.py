@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, case, exists, false, func, literal, or_, select
+from sqlalchemy import ColumnElement, and_, case, exists, false, func, literal, or_, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from modelplane.api.db.upsert import insert_for
@@ -92,6 +92,12 @@ _TAGS = RunTag.__table__
 _KEYS = MetricKey.__table__
 _METRICS = Metric.__table__
 _LATEST = LatestMetric.__table__
+_UNNEST_METRICS = text(
+    "INSERT INTO metrics (run_id, key_id, step, timestamp, value) "
+    "SELECT * FROM unnest(CAST(:run_ids AS bigint[]), CAST(:key_ids AS integer[]), CAST(:steps AS bigint[]), "
+    "CAST(:timestamps AS bigint[]), CAST(:metric_values AS double precision[])) "
+    "ON CONFLICT (run_id, key_id, step, timestamp) DO NOTHING"
+)
 
 
 async def insert_params(session: AsyncSession, run: int, params: dict[str, str]) -> None:
@@ -132,12 +138,25 @@ async def insert_metrics(
     if not points:
         return
     rows = sorted({(key_ids[p.key], p.step, p.timestamp): p.value for p in points}.items())
-    statement = insert_for(session, _METRICS).on_conflict_do_nothing(
-        index_elements=["run_id", "key_id", "step", "timestamp"]
-    )
-    await session.execute(
-        statement, [{"run_id": run, "key_id": k, "step": s, "timestamp": t, "value": v} for (k, s, t), v in rows]
-    )
+    if session.bind is not None and session.bind.dialect.name == "postgresql":
+        # One statement over arrays: psycopg's executemany would send a thousand one-row INSERTs.
+        await session.execute(
+            _UNNEST_METRICS,
+            {
+                "run_ids": [run] * len(rows),
+                "key_ids": [k for (k, _, _), _ in rows],
+                "steps": [s for (_, s, _), _ in rows],
+                "timestamps": [t for (_, _, t), _ in rows],
+                "metric_values": [v for _, v in rows],
+            },
+        )
+    else:
+        statement = insert_for(session, _METRICS).on_conflict_do_nothing(
+            index_elements=["run_id", "key_id", "step", "timestamp"]
+        )
+        await session.execute(
+            statement, [{"run_id": run, "key_id": k, "step": s, "timestamp": t, "value": v} for (k, s, t), v in rows]
+        )
     newest: dict[int, tuple[int, int, float]] = {}
     for (key_id, step, timestamp), value in rows:
         if key_id not in newest or (step, timestamp) >= newest[key_id][:2]:
