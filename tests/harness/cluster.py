@@ -154,6 +154,10 @@ def operator_cluster_role(name: str = OPERATOR_CLUSTER_ROLE, plurals: tuple[str,
     """The ClusterRole of the operator: what kopf and the handlers need, nothing more.
 
     * the ModelPlane kinds: read, watch, patch (finalizers, kopf's annotations) and their ``status``;
+      ``create`` of ModelVersions only (a succeeded TrainingRun registers its model), and ``update`` of
+      the kinds' ``finalizers`` subresource (children set ``blockOwnerDeletion`` on their owner);
+    * the children the reconcilers manage: ``batch/jobs`` and ``services`` (read, watch, create by
+      server-side apply, patch, delete) and ``pods`` (read: termination messages and placement facts);
     * ``events``: create (kopf posts one per handler outcome);
     * kopf's own machinery: list/watch namespaces and CRDs (it notices new ones), and its peering objects.
     """
@@ -168,6 +172,19 @@ def operator_cluster_role(name: str = OPERATOR_CLUSTER_ROLE, plurals: tuple[str,
         "rules": [
             {"apiGroups": [GROUP], "resources": list(plurals), "verbs": ["get", "list", "watch", "patch", "update"]},
             {"apiGroups": [GROUP], "resources": [f"{p}/status" for p in plurals], "verbs": ["get", "patch", "update"]},
+            {"apiGroups": [GROUP], "resources": [f"{p}/finalizers" for p in plurals], "verbs": ["update"]},
+            {"apiGroups": [GROUP], "resources": ["modelversions"], "verbs": ["create"]},
+            {
+                "apiGroups": ["batch"],
+                "resources": ["jobs"],
+                "verbs": ["get", "list", "watch", "create", "patch", "delete"],
+            },
+            {
+                "apiGroups": [""],
+                "resources": ["services"],
+                "verbs": ["get", "list", "watch", "create", "patch", "delete"],
+            },
+            {"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list", "watch"]},
             {"apiGroups": [""], "resources": ["events"], "verbs": ["create"]},
             {"apiGroups": [""], "resources": ["namespaces"], "verbs": ["list", "watch"]},
             {

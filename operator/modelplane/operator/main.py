@@ -1,13 +1,13 @@
 """Entry point of the operator process: ``kopf run -m modelplane.operator.main --all-namespaces``.
 
-Registers the startup configuration; the per-kind handler modules are imported here as they land, so
-one import wires the whole operator.
+One import wires the whole operator (``registration.register`` into kopf's default registry): ModelPlane's
+kopf settings, the runtime, and the handlers of every kind that has landed (Dataset, TrainingRun).
 """
 
 from __future__ import annotations
 
 import kopf
 
-from modelplane.operator import settings
+from modelplane.operator import registration
 
-kopf.on.startup()(settings.configure)
+registration.register(kopf.get_default_registry())

@@ -1,0 +1,107 @@
+"""The Dataset handlers are wired: kopf (in-process, against kmock) selects Datasets by their group, the
+pass creates the ingest Job through the Kubernetes client (server-side apply; kmock falls back to a
+create), writes status through the ``status`` subresource, and a Job event reconciles its owner.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+from prometheus_client import REGISTRY
+
+from harness.kube import KmockCluster
+from harness.ports import free_port
+
+pytestmark = pytest.mark.kmock
+
+OPERATOR = Path(__file__).parent / "wiring_operator.py"
+
+
+@pytest.fixture
+def operator_env(monkeypatch: pytest.MonkeyPatch, kmock_cluster: KmockCluster) -> None:
+    """The operator's own client reads KUBECONFIG (kopf logs in through the harness); no control plane listens."""
+    for name in [n for n in os.environ if n.startswith("MODELPLANE_OPERATOR_")]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("KUBECONFIG", str(kmock_cluster.kubeconfig))
+    monkeypatch.setenv("MODELPLANE_OPERATOR_API_URL", f"http://127.0.0.1:{free_port()}")
+    monkeypatch.setenv("MODELPLANE_OPERATOR_RETRY_DELAY_SECONDS", "0.5")
+
+
+def condition(obj: dict[str, Any], type_: str) -> dict[str, Any]:
+    return next((c for c in (obj.get("status") or {}).get("conditions") or [] if c["type"] == type_), {})
+
+
+def dataset(name: str) -> dict[str, Any]:
+    return {"metadata": {"name": name}, "spec": {"source": {"http": {"url": "https://example.com/d.csv"}}}}
+
+
+def ingest_jobs(cluster: KmockCluster) -> list[dict[str, Any]]:
+    return [j for j in cluster.list("jobs", "default") if j["metadata"]["name"].startswith("iris-ingest-")]
+
+
+def passes(kind: str) -> float:
+    return REGISTRY.get_sample_value("modelplane_operator_reconcile_duration_seconds_count", {"kind": kind}) or 0.0
+
+
+def errors(kind: str, error: str) -> float:
+    labels = {"kind": kind, "error": error}
+    return REGISTRY.get_sample_value("modelplane_operator_reconcile_errors_total", labels) or 0.0
+
+
+def test_a_dataset_gets_its_ingest_job_and_status(kmock_cluster: KmockCluster, operator_env: None) -> None:
+    passes_before, retries_before = passes("Dataset"), errors("Dataset", "Retry")
+    with kmock_cluster.run_operator(OPERATOR) as runner:
+        kmock_cluster.create("datasets", dataset("iris"))
+        obj = kmock_cluster.wait_for("datasets", "iris", lambda o: condition(o, "Ingesting").get("status") == "True")
+        (job,) = ingest_jobs(kmock_cluster)
+        # The Job's completion (the test plays the Job controller) reaches the Dataset through the Job's event.
+        kmock_cluster.patch(
+            "jobs",
+            job["metadata"]["name"],
+            {
+                "status": {
+                    "completionTime": "2026-01-01T00:00:00Z",
+                    "conditions": [
+                        {"type": "Complete", "status": "True", "lastTransitionTime": "2026-01-01T00:00:00Z"}
+                    ],
+                }
+            },
+            subresource="status",
+        )
+        unavailable = kmock_cluster.wait_for(
+            "datasets", "iris", lambda o: condition(o, "Ready").get("reason") == "ControlPlaneUnavailable"
+        )
+    assert condition(obj, "Ready") | {"lastTransitionTime": None} == {
+        "type": "Ready",
+        "status": "False",
+        "reason": "Ingesting",
+        "message": f"Waiting for Job {job['metadata']['name']} to ingest the source.",
+        "lastTransitionTime": None,
+        "observedGeneration": 1,
+    }
+    assert job["metadata"]["ownerReferences"][0]["uid"] == obj["metadata"]["uid"]
+    assert unavailable["status"]["observedGeneration"] == 1
+    requests = kmock_cluster.requests()
+    applies = [
+        r for r in requests if r.method == "PATCH" and r.headers.get("Content-Type") == "application/apply-patch+yaml"
+    ]
+    assert any(r.resource is not None and r.resource.plural == "jobs" for r in applies)
+    assert any(r.resource is not None and r.resource.plural == "datasets" for r in applies)  # status
+    assert all("fieldManager=modelplane-operator" in str(r.url) for r in applies)
+    assert len(ingest_jobs(kmock_cluster)) == 1  # every pass after the first found the Job
+    assert "Retrying Dataset default/iris" in runner.output
+    # Operator metrics (the same process's default registry): passes timed and retries counted, per kind.
+    assert passes("Dataset") - passes_before >= 3
+    assert errors("Dataset", "Retry") - retries_before >= 1
+    assert kmock_cluster.unexpected_errors() == []
+
+
+def test_handlers_select_modelplane_kinds_and_the_operators_jobs(kmock_cluster: KmockCluster, operator_env: None):
+    with kmock_cluster.run_operator(OPERATOR):
+        watched = {plural: kmock_cluster.watched(plural) for plural in ("datasets", "trainingruns", "jobs")}
+        others = {plural: kmock_cluster.watched(plural) for plural in ("inferenceservices", "rollouts", "deployments")}
+    assert watched == {"datasets": True, "trainingruns": True, "jobs": True}
+    assert others == {"inferenceservices": False, "rollouts": False, "deployments": False}

@@ -1,0 +1,105 @@
+"""The TrainingRun handlers are wired: against kmock, a TrainingRun waits (kopf retries it) for its
+Dataset; the Dataset turning Ready starts it at once (through the index of waiting runs, long before the
+retry); its trial Job is created, owned and labelled; a Job failure reaches the run through the Job's event.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from harness.kube import KmockCluster
+from harness.ports import free_port
+
+pytestmark = pytest.mark.kmock
+
+OPERATOR = Path(__file__).parent / "wiring_operator.py"
+DIGEST = "sha256:" + "ee" * 32
+
+
+@pytest.fixture
+def operator_env(monkeypatch: pytest.MonkeyPatch, kmock_cluster: KmockCluster) -> None:
+    for name in [n for n in os.environ if n.startswith("MODELPLANE_OPERATOR_")]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("KUBECONFIG", str(kmock_cluster.kubeconfig))
+    monkeypatch.setenv("MODELPLANE_OPERATOR_API_URL", f"http://127.0.0.1:{free_port()}")
+    # Longer than the test waits: a waiting run must be started by its Dataset turning Ready, not by a retry.
+    monkeypatch.setenv("MODELPLANE_OPERATOR_RETRY_DELAY_SECONDS", "60")
+
+
+def condition(obj: dict[str, Any], type_: str) -> dict[str, Any]:
+    return next((c for c in (obj.get("status") or {}).get("conditions") or [] if c["type"] == type_), {})
+
+
+def ready_dataset() -> dict[str, Any]:
+    return {
+        "metadata": {"name": "iris"},
+        "spec": {"source": {"http": {"url": "https://example.com/d.csv"}}},
+        "status": {
+            "digest": DIGEST,
+            "version": "1",
+            "artifacts": {"train": "s3://b/train"},
+            "conditions": [
+                {
+                    "type": "Ready",
+                    "status": "True",
+                    "reason": "VersionReady",
+                    "lastTransitionTime": "2026-01-01T00:00:00Z",
+                    "observedGeneration": 1,
+                }
+            ],
+        },
+    }
+
+
+def test_a_run_waits_for_its_dataset_then_gets_its_job(kmock_cluster: KmockCluster, operator_env: None) -> None:
+    run = {
+        "metadata": {"name": "rf"},
+        "spec": {"datasetRef": {"name": "iris"}, "trainer": {"builtin": {"estimator": "RandomForestClassifier"}}},
+    }
+    with kmock_cluster.run_operator(OPERATOR) as runner:
+        kmock_cluster.create("trainingruns", run)
+        waiting = kmock_cluster.wait_for(
+            "trainingruns", "rf", lambda o: condition(o, "DatasetReady").get("reason") == "DatasetNotFound"
+        )
+        # A Ready Dataset, created with its status (kmock stores it; a real API server would not): no ingest here.
+        kmock_cluster.create("datasets", ready_dataset())
+        started = kmock_cluster.wait_for(
+            "trainingruns", "rf", lambda o: condition(o, "DatasetReady").get("status") == "True", timeout=10
+        )
+        (job,) = [j for j in kmock_cluster.list("jobs", "default") if j["metadata"]["name"].startswith("rf-")]
+        kmock_cluster.patch(
+            "jobs",
+            job["metadata"]["name"],
+            {
+                "status": {
+                    "conditions": [
+                        {
+                            "type": "Failed",
+                            "status": "True",
+                            "reason": "DeadlineExceeded",
+                            "message": "Job was active longer than specified deadline",
+                            "lastTransitionTime": "2026-01-01T00:00:00Z",
+                        }
+                    ]
+                }
+            },
+            subresource="status",
+        )
+        failed = kmock_cluster.wait_for(
+            "trainingruns", "rf", lambda o: condition(o, "Succeeded").get("reason") == "DeadlineExceeded"
+        )
+    assert condition(waiting, "Succeeded")["status"] == "Unknown"
+    assert "failed temporarily" in runner.output  # kopf retried the create handler while the Dataset was missing
+    assert job["metadata"]["labels"]["modelplane.io/training-run"] == "rf"
+    assert job["metadata"]["ownerReferences"][0]["uid"] == started["metadata"]["uid"]
+    assert DIGEST in job["metadata"]["annotations"]["modelplane.io/dataset"]
+    assert condition(failed, "Ready")["status"] == "False"
+    assert "deadline" in condition(failed, "Succeeded")["message"]
+    # kopf's finalizer JSON patches test resourceVersion; kmock answers a race with the test's own status
+    # patch by a 500 (JsonPatchTestFailed) instead of a 422, and kopf retries. Nothing else may fail.
+    errors = [e for e in kmock_cluster.unexpected_errors() if "JsonPatchTestFailed" not in repr(e)]
+    assert errors == []
