@@ -11,7 +11,7 @@ CRD_DIRS := crds $(wildcard helm/modelplane/crds)
 PYTEST_ARGS ?=
 LINT_PATHS := operator services tests $(wildcard bench)
 
-.PHONY: help venv system-deps lint fmt typecheck test test-fast test-cluster test-bin crds check-crds clean bench-tracking
+.PHONY: help venv system-deps lint fmt typecheck test test-fast test-cluster test-bin crds check-crds clean bench-tracking bench-operator
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  %-14s %s\n", $$1, $$2}'
@@ -60,6 +60,9 @@ test-fast: $(STAMP) ## Unit tests only (no servers)
 
 bench-tracking: $(STAMP) ## ModelPlane vs MLflow tracking benchmark, writes docs/benchmarks.md (~15 min; BENCH_ARGS=--quick)
 	$(BIN)/python bench/tracking/run.py $(BENCH_ARGS)
+
+bench-operator: $(STAMP) ## operator on envtest: apply->Job latency, 1,000 TrainingRuns, RSS (~5 min; BENCH_ARGS=--quick)
+	$(BIN)/python bench/operator/run.py $(BENCH_ARGS)
 
 clean: ## Remove the virtualenv and caches
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .import_linter_cache dist build
