@@ -27,7 +27,6 @@ import os
 import re
 import tempfile
 from collections.abc import Mapping
-from enum import StrEnum
 from pathlib import Path
 from typing import Any, Self
 
@@ -35,30 +34,15 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 
+# The runtime and logger enums are the InferenceService's own: a spec section copies over unchanged.
+from modelplane.apis.v1alpha1.inference_service import GraphOptimizationLevel, LoggerMode
+
 CONFIG_ENV = "MODELPLANE_SERVING_CONFIG"
 """Path of the config file when ``--config`` is not given."""
 MODEL_ENV_PREFIX = "MODELPLANE_SERVING_MODEL_"
 """Single-model configuration from ``..._NAME``, ``..._VERSION``, ``..._URI`` and ``..._SHA256``."""
 
 _SHA256_RE = re.compile(r"(?:sha256:)?([0-9a-fA-F]{64})")
-
-
-class GraphOptimizationLevel(StrEnum):
-    """ONNX Runtime graph optimization level (the InferenceService's ``runtime.graphOptimizationLevel``)."""
-
-    DISABLED = "Disabled"
-    BASIC = "Basic"
-    EXTENDED = "Extended"
-    ALL = "All"
-
-
-class LoggerMode(StrEnum):
-    """What a payload record carries (the InferenceService's ``logger.mode``)."""
-
-    NONE = "None"
-    REQUEST = "Request"
-    RESPONSE = "Response"
-    ALL = "All"
 
 
 class ConfigModel(BaseModel):
