@@ -15,7 +15,8 @@ import importlib.metadata
 import logging
 from collections.abc import Iterable
 
-from modelplane.serving.config import LoggerMode, ServingConfig
+from modelplane.apis.v1alpha1.inference_service import LoggerMode
+from modelplane.serving.config import ServingConfig
 from modelplane.serving.inference import InferenceRequest, InferenceResponse, RequestedOutput, ResponseOutput, Tensor
 from modelplane.serving.metrics import ModelMetrics, ServingMetrics
 from modelplane.serving.payload_log import PayloadLogger

@@ -15,7 +15,8 @@ from typing import Any
 
 import numpy as np
 
-from modelplane.serving.config import GraphOptimizationLevel, Runtime
+from modelplane.apis.v1alpha1.inference_service import GraphOptimizationLevel
+from modelplane.serving.config import Runtime
 from modelplane.serving.datatypes import NUMPY_DTYPES, ONNX_DATATYPES
 from modelplane.serving.errors import ArtifactError, InvalidInput
 from modelplane.serving.inference import RequestedOutput, RequestInput, Tensor

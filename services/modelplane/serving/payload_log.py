@@ -34,7 +34,8 @@ from typing import Any
 import numpy as np
 import orjson
 
-from modelplane.serving.config import LoggerMode, PayloadLogging
+from modelplane.apis.v1alpha1.inference_service import LoggerMode
+from modelplane.serving.config import PayloadLogging
 from modelplane.serving.inference import InferenceRequest, InferenceResponse, RequestInput, ResponseOutput
 from modelplane.serving.metrics import ServingMetrics
 from modelplane.serving.sinks import PayloadSink
