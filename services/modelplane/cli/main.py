@@ -1,4 +1,10 @@
-"""``modelplane``: the typer application and its top-level commands."""
+"""``modelplane``: the typer application and its top-level commands.
+
+Where it sits: the user's entry point. ``version``, ``crds`` and ``validate`` are here; the local mode's
+commands come from :mod:`.local_commands` (``up``/``down``/``status``), :mod:`.resources` (``apply``,
+``get``, ``describe``, ``delete``, ``wait``, ``logs``), :mod:`.registry` (``runs``, ``models``,
+``lineage``), :mod:`.predict` and :mod:`.demo`.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +16,7 @@ import typer
 import yaml
 from rich.console import Console
 
+from modelplane.cli import demo, local_commands, predict, registry, resources
 from modelplane.cli.manifests import ManifestError, read_manifests
 from modelplane.crd.build import build_all_crds
 from modelplane.crd.files import write_crds
@@ -80,3 +87,10 @@ def validate_command(
         raise typer.Exit(1)
     if failures:
         raise typer.Exit(1)
+
+
+local_commands.register(app)
+resources.register(app)
+registry.register(app)
+predict.register(app)
+demo.register(app)
