@@ -86,8 +86,11 @@ def test_operator_marks_a_dataset_ready_through_the_status_subresource(
     # Written through /status: the server records that subresource in the managed fields.
     status_writers = {m["manager"] for m in obj["metadata"]["managedFields"] if m.get("subresource") == "status"}
     assert status_writers == {"kopf"}, obj["metadata"]["managedFields"]
-    # ModelPlane's kopf settings: kopf's bookkeeping is under modelplane.io/.
-    assert "modelplane.io/last-handled-configuration" in obj["metadata"]["annotations"]
+    # ModelPlane's kopf settings: kopf's bookkeeping is under its own prefix, kopf.modelplane.io/ (so
+    # modelplane.io/ annotations stay visible to its diffs), and nothing of it is under modelplane.io/.
+    annotations = obj["metadata"]["annotations"]
+    assert "kopf.modelplane.io/last-handled-configuration" in annotations
+    assert not [key for key in annotations if key.startswith("modelplane.io/")]
     assert any(e["involvedObject"]["name"] == "iris" for e in events["items"])
     assert "Marked Dataset iris ready." in output
     assert "Forbidden" not in output

@@ -185,6 +185,21 @@ def operator_cluster_role(name: str = OPERATOR_CLUSTER_ROLE, plurals: tuple[str,
                 "verbs": ["get", "list", "watch", "create", "patch", "delete"],
             },
             {"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list", "watch"]},
+            {
+                "apiGroups": ["apps"],
+                "resources": ["deployments"],
+                "verbs": ["get", "list", "watch", "create", "patch", "delete"],
+            },
+            {
+                "apiGroups": ["autoscaling"],
+                "resources": ["horizontalpodautoscalers"],
+                "verbs": ["get", "list", "watch", "create", "patch", "delete"],
+            },
+            {
+                "apiGroups": ["policy"],
+                "resources": ["poddisruptionbudgets"],
+                "verbs": ["get", "list", "watch", "create", "patch", "delete"],
+            },
             {"apiGroups": [""], "resources": ["events"], "verbs": ["create"]},
             {"apiGroups": [""], "resources": ["namespaces"], "verbs": ["list", "watch"]},
             {

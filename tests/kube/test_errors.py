@@ -39,8 +39,8 @@ def test_resource_paths_and_lookup():
     assert JOBS.path("ns", "j", "status") == "/apis/batch/v1/namespaces/ns/jobs/j/status"
     assert MODEL_VERSIONS.path("ns") == "/apis/modelplane.io/v1alpha1/namespaces/ns/modelversions"
     assert resource_of({"apiVersion": "v1", "kind": "Service"}).plural == "services"
-    with pytest.raises(UnknownResourceError, match="apps/v1 Deployment"):
-        resource_of({"apiVersion": "apps/v1", "kind": "Deployment"})
+    with pytest.raises(UnknownResourceError, match="apps/v1 StatefulSet"):
+        resource_of({"apiVersion": "apps/v1", "kind": "StatefulSet"})
 
 
 async def test_a_server_that_does_not_answer_is_unavailable():

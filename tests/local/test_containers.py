@@ -104,3 +104,16 @@ def test_an_image_entrypoint_cannot_run_locally(tmp_path: Path) -> None:
     spec = pod_spec(command=[], env=[], volumeMounts=[])
     with pytest.raises(ContainerConfigError, match="no command"):
         to_process(spec, pod_dir=tmp_path, pod_fields={}, lookup=lookup({}), claims=lambda n: tmp_path / n)
+
+
+def test_service_hosts_resolve_to_where_they_serve_now(tmp_path: Path) -> None:
+    spec = pod_spec(env=[{"name": "MODELPLANE_API_URL", "value": "http://modelplane-api.local"}], volumeMounts=[])
+    process = to_process(
+        spec,
+        pod_dir=tmp_path,
+        pod_fields={},
+        lookup=lookup({}),
+        claims=lambda n: tmp_path / n,
+        hosts={"modelplane-api.local": "127.0.0.1:40999"},
+    )
+    assert process.env["MODELPLANE_API_URL"] == "http://127.0.0.1:40999"

@@ -175,3 +175,13 @@ def test_merge_patch_follows_rfc_7386() -> None:
         "a": {"c": 2, "e": 3},
         "d": [1],
     }
+
+
+def test_a_resource_version_in_a_patch_is_a_precondition(store: ObjectStore) -> None:
+    current = store.apply(dataset())
+    version = current["metadata"]["resourceVersion"]
+    store.patch("Dataset", "ml", "iris", {"metadata": {"resourceVersion": version, "finalizers": ["a/b"]}})
+    with pytest.raises(StoreError) as conflict:
+        store.patch("Dataset", "ml", "iris", {"metadata": {"resourceVersion": version, "finalizers": None}})
+    assert conflict.value.code == 409
+    assert (store.get("Dataset", "ml", "iris") or {})["metadata"]["finalizers"] == ["a/b"]

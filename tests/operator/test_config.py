@@ -11,7 +11,7 @@ from modelplane.operator.accelerators import (
     UnsupportedCountError,
     resolve_accelerator,
 )
-from modelplane.operator.config import DEFAULT_JOBS_IMAGE, ConfigError, OperatorConfig
+from modelplane.operator.config import DEFAULT_JOBS_IMAGE, DEFAULT_SERVING_IMAGE, ConfigError, OperatorConfig
 
 
 def test_an_empty_environment_is_a_valid_configuration():
@@ -91,3 +91,24 @@ def test_unknown_profiles_and_counts_name_what_is_known():
         resolve_accelerator(Accelerator(type="qpu", count=1), DEFAULT_PROFILES)
     with pytest.raises(UnsupportedCountError, match="supports 1, 4, 8 devices per pod, not 2"):
         resolve_accelerator(Accelerator(type="tpu-v5e", count=2), DEFAULT_PROFILES)
+
+
+def test_serving_settings_default_to_the_chart_and_come_from_the_environment():
+    default = OperatorConfig.from_env({})
+    assert default.serving_image == DEFAULT_SERVING_IMAGE == "ghcr.io/modelplane/modelplane-serving:0.1.0"
+    assert (default.serving_cpu, default.serving_memory) == ("500m", "1Gi")
+    assert default.artifact_s3_endpoint is default.artifact_credentials_secret is default.payload_sink_url is None
+    config = OperatorConfig.from_env(
+        {
+            "MODELPLANE_OPERATOR_SERVING_IMAGE": "registry.local/serving:dev",
+            "MODELPLANE_OPERATOR_ARTIFACT_S3_ENDPOINT": "http://minio:9000",
+            "MODELPLANE_OPERATOR_ARTIFACT_CREDENTIALS_SECRET": "artifacts",
+        }
+    )
+    assert (config.serving_image, config.artifact_s3_endpoint, config.artifact_credentials_secret) == (
+        "registry.local/serving:dev",
+        "http://minio:9000",
+        "artifacts",
+    )
+    with pytest.raises(ConfigError, match="artifact_s3_endpoint"):
+        OperatorConfig.from_env({"MODELPLANE_OPERATOR_ARTIFACT_S3_ENDPOINT": "minio:9000"})

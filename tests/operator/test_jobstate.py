@@ -1,11 +1,9 @@
 from __future__ import annotations
 
-import asyncio
 import json
 from datetime import UTC, datetime
 
 from modelplane.operator.jobstate import failure_text, job_state, pod_outcome
-from modelplane.operator.runtime import KeyedLocks, Requeues
 
 
 def test_a_job_is_read_from_its_conditions_and_counts():
@@ -93,35 +91,3 @@ def test_the_newest_relevant_pod_reports_the_result():
         "Traceback ...\nMemoryError; container terminated: OOMKilled; exit code 137"
     )
     assert pod_outcome([], want_success=True).result == {}
-
-
-async def test_locks_are_per_key_and_forgotten_when_free():
-    locks = KeyedLocks()
-    order: list[str] = []
-
-    async def hold(key: str, tag: str) -> None:
-        async with locks.hold("Dataset", "ns", key):
-            order.append(f"{tag}+")
-            await asyncio.sleep(0.01)
-            order.append(f"{tag}-")
-
-    await asyncio.gather(hold("a", "1"), hold("a", "2"), hold("b", "3"))
-    assert order.index("1-") < order.index("2+")
-    assert len(locks) == 0
-
-
-async def test_requeues_run_once_per_key_after_the_delay():
-    requeues = Requeues()
-    ran: list[str] = []
-
-    async def again() -> None:
-        ran.append("x")
-
-    assert requeues.schedule(("k",), 0.01, again)
-    assert not requeues.schedule(("k",), 0.01, again)
-    await asyncio.sleep(0.05)
-    assert ran == ["x"]
-    assert len(requeues) == 0
-    requeues.schedule(("k",), 10, again)
-    requeues.cancel_all()
-    assert len(requeues) == 0

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from prometheus_client import REGISTRY
 
 from harness.kube import KmockCluster
 from harness.ports import free_port
@@ -32,6 +33,11 @@ def operator_env(monkeypatch: pytest.MonkeyPatch, kmock_cluster: KmockCluster) -
 
 def condition(obj: dict[str, Any], type_: str) -> dict[str, Any]:
     return next((c for c in (obj.get("status") or {}).get("conditions") or [] if c["type"] == type_), {})
+
+
+def skipped() -> float:
+    """Child events that ran no pass: a pass had already seen that version of the child."""
+    return REGISTRY.get_sample_value("modelplane_operator_child_events_total", {"outcome": "skipped"}) or 0.0
 
 
 def ready_dataset() -> dict[str, Any]:
@@ -60,6 +66,7 @@ def test_a_run_waits_for_its_dataset_then_gets_its_job(kmock_cluster: KmockClust
         "metadata": {"name": "rf"},
         "spec": {"datasetRef": {"name": "iris"}, "trainer": {"builtin": {"estimator": "RandomForestClassifier"}}},
     }
+    skipped_before = skipped()
     with kmock_cluster.run_operator(OPERATOR) as runner:
         kmock_cluster.create("trainingruns", run)
         waiting = kmock_cluster.wait_for(
@@ -99,7 +106,15 @@ def test_a_run_waits_for_its_dataset_then_gets_its_job(kmock_cluster: KmockClust
     assert DIGEST in job["metadata"]["annotations"]["modelplane.io/dataset"]
     assert condition(failed, "Ready")["status"] == "False"
     assert "deadline" in condition(failed, "Succeeded")["message"]
-    # kopf's finalizer JSON patches test resourceVersion; kmock answers a race with the test's own status
-    # patch by a 500 (JsonPatchTestFailed) instead of a 422, and kopf retries. Nothing else may fail.
-    errors = [e for e in kmock_cluster.unexpected_errors() if "JsonPatchTestFailed" not in repr(e)]
-    assert errors == []
+    # The passes read the run's Jobs and its Dataset from kopf's indices of their watches, never the API.
+    ours = [r for r in kmock_cluster.requests() if r.headers.get("User-Agent", "").startswith("modelplane-operator")]
+    assert any(r.method == "PATCH" and r.resource is not None and r.resource.plural == "jobs" for r in ours)
+    reads = [
+        r for r in ours if r.method == "GET" and r.resource is not None and r.resource.plural in ("jobs", "datasets")
+    ]
+    assert reads == []
+    # The Job's ADDED event (a version the pass that created the Job saw) ran no pass; its failure did.
+    assert skipped() - skipped_before >= 1
+    # No kopf timer, hence no kopf finalizer on Datasets and TrainingRuns (a finished run carries none).
+    assert "finalizers" not in failed["metadata"]
+    assert kmock_cluster.unexpected_errors() == []

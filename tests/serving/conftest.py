@@ -149,15 +149,20 @@ class Server:
 
 @contextlib.contextmanager
 def serve(
-    config: ServingConfig | dict[str, Any], *, wait_loaded: bool = True, api_only: bool = False
+    config: ServingConfig | dict[str, Any],
+    *,
+    wait_loaded: bool = True,
+    api_only: bool = False,
+    freeze_gc: bool = False,
 ) -> Iterator[Server]:
     """Run the server for ``config`` under uvicorn on 127.0.0.1 in a thread.
 
     ``api_only`` serves the FastAPI application without the lean inference layer in front of it.
+    ``freeze_gc`` is off: the test process is not the server's own (``test_dataplane.py`` covers it).
     """
     if isinstance(config, dict):
         config = parse_config(config)
-    app = build_app(config)
+    app = build_app(config, freeze_gc=freeze_gc)
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))

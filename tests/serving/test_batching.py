@@ -177,3 +177,25 @@ async def test_stop_serves_what_is_queued(models: Models, rows: int) -> None:
     await asyncio.sleep(0)
     await batcher.stop()
     assert all(len(item.result()[0]) == rows for item in pending)
+
+
+async def test_requests_with_several_inputs_are_merged_when_their_rows_align(models: Models) -> None:
+    model = OnnxModel("adder", "1", models.adder.path.read_bytes(), Runtime(intra_op_threads=1))
+    metrics = ServingMetrics()
+    batcher = Batcher(
+        model, InferenceExecutor("adder", model.warm_up()), metrics.for_model("adder", "1"), Batching(max_latency_ms=0)
+    )
+    rng = np.random.default_rng(0)
+    a, b = rng.random((5, 3), dtype=np.float32), rng.random((5, 3), dtype=np.float32)
+    batcher.start()
+    aligned = [asyncio.ensure_future(batcher.submit({"a": a[i : i + 2], "b": b[i : i + 2]})) for i in (0, 2)]
+    misaligned = asyncio.ensure_future(batcher.submit({"a": a[4:5], "b": b[:2]}))  # ORT broadcasts 1 row over 2
+    results = await asyncio.gather(*aligned, misaligned)
+    await batcher.stop()
+    for i, (total, product) in zip((0, 2), results[:2], strict=True):
+        np.testing.assert_array_equal(total, a[i : i + 2] + b[i : i + 2])
+        np.testing.assert_array_equal(product, a[i : i + 2] * b[i : i + 2])
+    np.testing.assert_array_equal(results[2][0], a[4:5] + b[:2])  # ran alone: not stacked with the others
+    labels = {"model": "adder", "version": "1"}
+    assert metrics.registry.get_sample_value("modelplane_serving_batch_requests_sum", labels) == 2
+    assert metrics.registry.get_sample_value("modelplane_serving_batch_requests_count", labels) == 1

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import struct
+from collections.abc import Iterator
 
 import numpy as np
 import onnxruntime as ort
@@ -255,3 +256,35 @@ def test_unknown_route_is_a_json_404(server: Server) -> None:
         response = client.get("/v2/nothing/here")
     assert response.status_code == 404
     assert response.json() == {"error": "Not Found"}
+
+
+def test_inflight_requests_gauge_counts_requests_being_served(server: Server) -> None:
+    """The gauge a Concurrency autoscaler reads: 1 while a request's body is still arriving, 0 after."""
+    import json
+    import threading
+    import time
+
+    body = json.dumps({"inputs": [{"name": "X", "shape": [1, 30], "datatype": "FP32", "data": [0.0] * 30}]}).encode()
+    release = threading.Event()
+
+    def slow_body() -> Iterator[bytes]:
+        yield body[:10]
+        release.wait(10)
+        yield body[10:]
+
+    outcome: dict[str, int] = {}
+
+    def send() -> None:
+        with server.client() as client:
+            outcome["status"] = client.post("/v2/models/cancer/infer", content=slow_body()).status_code
+
+    sender = threading.Thread(target=send)
+    sender.start()
+    deadline = time.monotonic() + 10
+    while server.metric("modelplane_serving_inflight_requests") < 1 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert server.metric("modelplane_serving_inflight_requests") == 1
+    release.set()
+    sender.join(10)
+    assert outcome["status"] == 200
+    assert server.metric("modelplane_serving_inflight_requests") == 0

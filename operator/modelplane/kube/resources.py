@@ -45,6 +45,9 @@ JOBS = ResourceType("batch/v1", "Job", "jobs")
 SERVICES = ResourceType("v1", "Service", "services")
 PODS = ResourceType("v1", "Pod", "pods")
 EVENTS = ResourceType("v1", "Event", "events")
+DEPLOYMENTS = ResourceType("apps/v1", "Deployment", "deployments")
+HPAS = ResourceType("autoscaling/v2", "HorizontalPodAutoscaler", "horizontalpodautoscalers")
+PDBS = ResourceType("policy/v1", "PodDisruptionBudget", "poddisruptionbudgets")
 
 MODELPLANE: dict[str, ResourceType] = {
     kind.kind_info.kind: ResourceType(kind.kind_info.api_version, kind.kind_info.kind, kind.kind_info.plural)
@@ -55,9 +58,10 @@ MODELPLANE: dict[str, ResourceType] = {
 DATASETS = MODELPLANE["Dataset"]
 TRAINING_RUNS = MODELPLANE["TrainingRun"]
 MODEL_VERSIONS = MODELPLANE["ModelVersion"]
+INFERENCE_SERVICES = MODELPLANE["InferenceService"]
 
 KNOWN: dict[tuple[str, str], ResourceType] = {
-    (r.api_version, r.kind): r for r in (JOBS, SERVICES, PODS, EVENTS, *MODELPLANE.values())
+    (r.api_version, r.kind): r for r in (JOBS, SERVICES, PODS, EVENTS, DEPLOYMENTS, HPAS, PDBS, *MODELPLANE.values())
 }
 
 

@@ -23,6 +23,7 @@ from modelplane.operator.accelerators import DEFAULT_PROFILES, AcceleratorProfil
 
 ENV_PREFIX = "MODELPLANE_OPERATOR_"
 DEFAULT_JOBS_IMAGE = "ghcr.io/modelplane/modelplane-jobs:0.1.0"
+DEFAULT_SERVING_IMAGE = "ghcr.io/modelplane/modelplane-serving:0.1.0"
 DEFAULT_API_URL = "http://modelplane-api.modelplane-system.svc:8080"
 JOB_TOKEN_KEY = "token"
 
@@ -61,6 +62,32 @@ class OperatorConfig(BaseModel):
     )
     ingest_cpu: str = Field("500m", description="CPU request of an ingest pod.")
     ingest_memory: str = Field("1Gi", description="Memory request (and limit) of an ingest pod.")
+    serving_image: str = Field(
+        DEFAULT_SERVING_IMAGE, min_length=1, description="Image of InferenceService pods (modelplane.serving)."
+    )
+    serving_image_pull_policy: str = Field("IfNotPresent", pattern="^(Always|IfNotPresent|Never)$")
+    serving_cpu: str = Field("500m", description="CPU request of a model server pod whose spec names none.")
+    serving_memory: str = Field("1Gi", description="Memory request (and limit) of a model server pod by default.")
+    artifact_s3_endpoint: str | None = Field(
+        None,
+        pattern=r"^https?://",
+        description="S3 endpoint of the artifact store as model server pods reach it (AWS when unset).",
+    )
+    artifact_credentials_secret: str | None = Field(
+        None,
+        description=(
+            "Secret (in each namespace) with keys AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY that model server "
+            "pods read the artifact store with (none: the pods' ambient credentials)."
+        ),
+    )
+    payload_sink_url: str | None = Field(
+        None,
+        pattern=r"^https?://",
+        description="Where model servers send logged payloads; a JSON-lines file in the pod when unset.",
+    )
+    model_validation_cpu: str = Field("1", description="CPU request of a model validation pod.")
+    model_validation_memory: str = Field("2Gi", description="Memory request (and limit) of a model validation pod.")
+    model_validation_backoff_limit: int = Field(2, ge=0, le=10, description="Pod retries of a model validation Job.")
     control_plane_timeout_seconds: float = Field(10.0, gt=0)
     metrics_port: int | None = Field(None, ge=1, le=65535, description="Serve Prometheus metrics on this port.")
 

@@ -2,7 +2,9 @@
 
 The jobs record dataset versions and runs; when their Job completes the operator reads those records
 back to fill in status (digest, counts, artifacts; metrics, artifact URI, lineage). For a sweep the
-operator itself owns the parent run (created when the sweep starts, finished when it ends). It uses its
+operator itself owns the parent run (created when the sweep starts, finished when it ends). For a
+ModelVersion it reads the registered version back, moves the aliases its spec claims and, on deletion with
+``retentionPolicy: Delete``, deletes the artifact. It uses its
 own token (``MODELPLANE_OPERATOR_API_TOKEN[_FILE]``) and never imports the control plane or the SDK (the
 import-linter independence contract): the few response fields it needs are parsed here, tolerantly.
 
@@ -19,6 +21,7 @@ from urllib.parse import quote
 import httpx
 
 from modelplane.operator.config import OperatorConfig
+from modelplane.operator.model.records import ModelVersionRecord, RegisteredModel
 from modelplane.operator.records import DatasetVersion, Run
 
 
@@ -32,6 +35,11 @@ class ControlPlaneError(Exception):
 
 class ControlPlaneUnavailable(ControlPlaneError):
     """The control plane could not be reached or answered 5xx/429: retry later."""
+
+
+class ArtifactDeletionUnsupported(ControlPlaneError):
+    """The control plane (one older than this operator) cannot delete artifacts: ``DELETE .../artifacts/{sha256}``
+    answered 405."""
 
 
 class ControlPlaneClient:
@@ -140,6 +148,93 @@ class ControlPlaneClient:
         response = await self._request("PATCH", path, json={"status": status})
         if not response.is_success and response.status_code != 409:
             raise self._fail("PATCH", path, response)
+
+    # --- registry (ModelVersion) -------------------------------------------------------------------------
+
+    def _model_path(self, namespace: str, model: str) -> str:
+        return f"/api/v1/namespaces/{quote(namespace, safe='')}/models/{quote(model, safe='')}"
+
+    async def get_model(self, namespace: str, model: str) -> RegisteredModel | None:
+        """A registered model with its aliases, or None when it has no version yet."""
+        body = await self._get_or_none(self._model_path(namespace, model))
+        return RegisteredModel.model_validate(body) if body else None
+
+    async def get_model_version(self, namespace: str, model: str, version: int) -> ModelVersionRecord | None:
+        """One registered version, or None."""
+        body = await self._get_or_none(f"{self._model_path(namespace, model)}/versions/{int(version)}")
+        return ModelVersionRecord.model_validate(body) if body else None
+
+    async def find_model_version(
+        self, namespace: str, model: str, sha256: str, *, max_pages: int = 20
+    ) -> ModelVersionRecord | None:
+        """The registered version of the artifact ``sha256`` (versions newest first, 100 a page), or None."""
+        path = f"{self._model_path(namespace, model)}/versions"
+        params: dict[str, Any] = {"page_size": 100}
+        for _ in range(max_pages):
+            page = await self._get_or_none(path, params) or {}
+            for item in page.get("items") or []:
+                if item.get("sha256") == sha256:
+                    return ModelVersionRecord.model_validate(item)
+            token = page.get("next_page_token")
+            if not token:
+                return None
+            params["page_token"] = token
+        return None
+
+    async def set_model_alias(self, namespace: str, model: str, alias: str, version: int) -> None:
+        """Point ``alias`` at ``version`` (the control plane moves it atomically: one holder per alias)."""
+        path = f"{self._model_path(namespace, model)}/aliases/{quote(alias, safe='')}"
+        response = await self._request("PUT", path, json={"version": int(version)})
+        if not response.is_success:
+            raise self._fail("PUT", path, response)
+
+    async def delete_model_alias(self, namespace: str, model: str, alias: str) -> bool:
+        """Remove ``alias``; False when it did not exist."""
+        path = f"{self._model_path(namespace, model)}/aliases/{quote(alias, safe='')}"
+        response = await self._request("DELETE", path)
+        if response.status_code == 404:
+            return False
+        if not response.is_success:
+            raise self._fail("DELETE", path, response)
+        return True
+
+    async def delete_artifact(self, namespace: str, sha256: str) -> bool:
+        """Delete the stored artifact ``sha256`` of ``namespace``; False when it was already gone.
+
+        Raises :class:`ArtifactDeletionUnsupported` when the control plane has no such endpoint (405: an older one).
+        """
+        path = f"/api/v1/namespaces/{quote(namespace, safe='')}/artifacts/{quote(sha256, safe='')}"
+        response = await self._request("DELETE", path)
+        if response.status_code == 404:
+            return False
+        if response.status_code == 405:
+            raise ArtifactDeletionUnsupported(
+                f"the control plane cannot delete artifacts (DELETE {path} answered 405)", response.status_code
+            )
+        if not response.is_success:
+            raise self._fail("DELETE", path, response)
+        return True
+
+    # --- deployments -------------------------------------------------------------------------------------
+
+    def _traffic_path(self, namespace: str, service: str) -> str:
+        return f"/api/v1/namespaces/{quote(namespace, safe='')}/services/{quote(service, safe='')}/traffic"
+
+    async def set_traffic(self, namespace: str, service: str, traffic: list[dict[str, Any]]) -> bool:
+        """Record which registered versions an InferenceService serves now (``{model, version, percent}``,
+        percents summing to 100); True when that changed the record (the same split again is a no-op)."""
+        path = self._traffic_path(namespace, service)
+        response = await self._request("POST", path, json={"traffic": traffic})
+        if not response.is_success:
+            raise self._fail("POST", path, response)
+        return bool(response.json().get("changed"))
+
+    async def end_traffic(self, namespace: str, service: str) -> None:
+        """Record that an InferenceService serves nothing any more (it was deleted)."""
+        path = self._traffic_path(namespace, service)
+        response = await self._request("DELETE", path)
+        if not response.is_success and response.status_code != 404:
+            raise self._fail("DELETE", path, response)
 
 
 def _detail(response: httpx.Response) -> str:

@@ -9,6 +9,7 @@ ModelPlane jobs write their result as JSON (docs/operator.md, "Results").
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -31,9 +32,14 @@ def _condition(obj: Mapping[str, Any], type_: str) -> Mapping[str, Any] | None:
     return None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class JobState:
-    """The observed state of one Job."""
+    """The observed state of one Job.
+
+    Compact on purpose: kopf's index of the operator's Jobs holds one per Job, including the Jobs of
+    finished runs, so it has slots and its label and annotation strings are interned (the same keys and
+    the same pinned Dataset on a thousand Jobs are stored once).
+    """
 
     name: str
     labels: dict[str, str] = field(default_factory=dict)
@@ -52,6 +58,8 @@ class JobState:
     completion_time: datetime | None = None
     creation_time: datetime | None = None
     deleting: bool = False
+    resource_version: str = ""
+    """The version observed (compared for equality only: a child event of a version a pass already saw is skipped)."""
 
     @property
     def finished(self) -> bool:
@@ -60,6 +68,10 @@ class JobState:
     @property
     def running(self) -> bool:
         return not self.finished
+
+
+def _interned(mapping: Mapping[str, Any] | None) -> dict[str, str]:
+    return {sys.intern(str(k)): sys.intern(str(v)) for k, v in (mapping or {}).items()}
 
 
 def job_state(job: Mapping[str, Any]) -> JobState:
@@ -76,8 +88,8 @@ def job_state(job: Mapping[str, Any]) -> JobState:
         finished_at = parse_time(failed.get("lastTransitionTime"))
     return JobState(
         name=str(meta.get("name", "")),
-        labels=dict(meta.get("labels") or {}),
-        annotations=dict(meta.get("annotations") or {}),
+        labels=_interned(meta.get("labels")),
+        annotations=_interned(meta.get("annotations")),
         owner_uids=tuple(str(o.get("uid")) for o in meta.get("ownerReferences") or [] if o.get("uid")),
         suspended=bool(spec.get("suspend")) or _condition(job, "Suspended") is not None,
         suspend_requested=bool(spec.get("suspend")),
@@ -92,6 +104,7 @@ def job_state(job: Mapping[str, Any]) -> JobState:
         completion_time=finished_at,
         creation_time=parse_time(meta.get("creationTimestamp")),
         deleting=bool(meta.get("deletionTimestamp")),
+        resource_version=str(meta.get("resourceVersion") or ""),
     )
 
 

@@ -1,4 +1,4 @@
-"""Prometheus metrics of the operator: reconcile duration and errors per kind.
+"""Prometheus metrics of the operator: reconcile duration and errors per kind, children created, child events.
 
 Labels are bounded (kind, outcome, error class); never an object's name or uid. Served on
 ``MODELPLANE_OPERATOR_METRICS_PORT`` when set (``serve``), from the default registry.
@@ -22,6 +22,12 @@ RECONCILE_ERRORS = Counter(
     "modelplane_operator_reconcile_errors_total",
     "Reconcile passes that ended in an error or a retry, by kind and error class.",
     ["kind", "error"],
+)
+CHILD_EVENTS = Counter(
+    "modelplane_operator_child_events_total",
+    "Events of the operator's children: those that ran their owner's pass, and those skipped because a pass "
+    "had already seen that version of the child (e.g. the ADDED event of a Job the pass created).",
+    ["outcome"],
 )
 CHILDREN_CREATED = Counter(
     "modelplane_operator_children_created_total",

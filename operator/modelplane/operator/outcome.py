@@ -33,6 +33,8 @@ class Outcome:
     permanent: str | None = None
     status_written: bool = False
     children_created: tuple[str, ...] = ()
+    resync_after: float | None = None
+    """Check the object again after this many seconds even if nothing changes (time-based work remains)."""
 
 
 @dataclass(frozen=True)
@@ -41,10 +43,12 @@ class EventPolicy:
 
     types: tuple[str, ...]
     warnings: Collection[str] = field(default_factory=frozenset)
+    quiet: Collection[str] = field(default_factory=frozenset)
+    """Reasons that post no Event (a routine "in progress" state every object passes through)."""
 
 
 def transition_events(old: Sequence[Condition], new: Sequence[Condition], policy: EventPolicy) -> tuple[Event, ...]:
-    """One Event per watched condition whose status or reason changed."""
+    """One Event per watched condition whose status or reason changed (to a reason that is not quiet)."""
     events: list[Event] = []
     for type_ in policy.types:
         after = find_condition(new, type_)
@@ -52,6 +56,8 @@ def transition_events(old: Sequence[Condition], new: Sequence[Condition], policy
             continue
         before = find_condition(old, type_)
         if before is not None and before.status == after.status and before.reason == after.reason:
+            continue
+        if after.reason in policy.quiet:
             continue
         warning = after.status is ConditionStatus.FALSE and after.reason in policy.warnings
         message = after.message or f"{type_} is {after.status.value}."

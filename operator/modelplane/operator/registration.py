@@ -19,6 +19,8 @@ from modelplane.operator import children, metrics, settings
 from modelplane.operator.config import OperatorConfig
 from modelplane.operator.controlplane import ControlPlaneClient
 from modelplane.operator.dataset import handlers as dataset_handlers
+from modelplane.operator.inference import handlers as inference_handlers
+from modelplane.operator.model import handlers as model_handlers
 from modelplane.operator.runtime import MEMO_KEY, Runtime, runtime_of
 from modelplane.operator.training import handlers as training_handlers
 
@@ -56,10 +58,14 @@ def register(registry: kopf.OperatorRegistry, config: OperatorConfig | None = No
     kopf.on.cleanup(registry=registry, id="runtime")(stop_runtime)
     dataset_handlers.register(registry, resync_seconds=config.resync_seconds)
     training_handlers.register(registry, resync_seconds=config.resync_seconds)
+    inference_handlers.register(registry, resync_seconds=config.resync_seconds)
+    model_handlers.register(registry, resync_seconds=config.resync_seconds)
     children.register(
         registry,
         {
             "Dataset": dataset_handlers.reconcile_from_child,
             "TrainingRun": training_handlers.reconcile_from_child,
+            "InferenceService": inference_handlers.reconcile_from_child,
+            "ModelVersion": model_handlers.reconcile_from_child,
         },
     )

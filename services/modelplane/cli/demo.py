@@ -57,6 +57,20 @@ def write_data(directory: Path) -> tuple[Path, list[list[float]], list[int]]:
     return path, rows, labels
 
 
+def sample(rows: list[list[float]], labels: list[int], count: int = 8) -> tuple[list[list[float]], list[int]]:
+    """``count`` rows spread over the table (both classes), as a client would send them."""
+    step = max(len(rows) // count, 1)
+    picked = list(range(0, step * count, step))[:count]
+    return [rows[i] for i in picked], [labels[i] for i in picked]
+
+
+def write_sample(directory: Path, rows: list[list[float]]) -> Path:
+    """The sample rows as CSV without the target: what ``modelplane predict NAME -f`` takes."""
+    path = directory / "sample-rows.csv"
+    path.write_text("\n".join(",".join(repr(v) for v in row) for row in rows) + "\n", encoding="utf-8")
+    return path
+
+
 def _latency(client: httpx.Client, target: Endpoint, row: list[float], requests: int) -> float:
     """Median milliseconds of ``requests`` sequential one-row requests (after a short warm-up)."""
     for _ in range(10):
@@ -105,9 +119,9 @@ def run_demo(session: Session, directory: Path, port: int, timeout: float, laten
     with httpx.Client(timeout=30.0) as client:
         try:
             target = endpoint(session.store, "default", "breast-cancer", client)
-            sample = rows[:8]
-            result = infer(client, target, sample)
-            predicted = _labels_of(result, len(sample))
+            sample_rows, sample_labels = sample(rows, labels)
+            result = infer(client, target, sample_rows)
+            predicted = _labels_of(result, len(sample_rows))
             p50 = _latency(client, target, rows[0], latency_requests)
         except PredictError as error:
             raise ui.fail(str(error)) from None
@@ -143,11 +157,12 @@ def run_demo(session: Session, directory: Path, port: int, timeout: float, laten
             "localUrl": target.base_url,
             "model": target.model,
             "samplePredictions": predicted,
-            "sampleLabels": labels[: len(sample)],
+            "sampleLabels": sample_labels,
             "p50LatencyMs": round(p50, 3),
             "latencyRequests": latency_requests,
         },
         "seconds": round(time.monotonic() - started, 1),
+        "sampleFile": str(write_sample(data_dir, sample_rows)),
     }
     _print_summary(summary, state["apiUrl"])
     return summary
@@ -181,7 +196,7 @@ def _print_summary(summary: dict[str, Any], api_url: str) -> None:
     ui.out.print(
         "\nExplore: modelplane get all · modelplane describe mptr breast-cancer-rf · modelplane runs "
         f"breast-cancer-rf · modelplane lineage model:breast-cancer:{mv['registeredVersion']} · "
-        f"modelplane predict breast-cancer -f {summary.get('dataFile', 'rows.csv')} · API docs {api_url}/docs · "
+        f"modelplane predict breast-cancer -f {summary['sampleFile']} · API docs {api_url}/docs · "
         "modelplane down",
         highlight=False,
     )

@@ -46,7 +46,7 @@ def up_command(
     ui.out.print(f"ModelPlane local mode is {'up' if started else 'already running'} (pid {state['pid']}).")
     ui.out.print(f"  control plane  {url}   API docs {url}/docs   metrics {url}/metrics", highlight=False)
     ui.out.print(f"  state          {session.home.root}", highlight=False)
-    ui.out.print("  next           modelplane apply -f examples/quickstart/ && modelplane get all", highlight=False)
+    ui.out.print("  next           modelplane apply -f FILE_OR_DIR, then modelplane get all", highlight=False)
 
 
 def down_command(home: HomeOption = None) -> None:

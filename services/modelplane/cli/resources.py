@@ -195,6 +195,17 @@ def terminal_failure(obj: Mapping[str, Any]) -> str | None:
     return None
 
 
+def progress_bar(obj: Mapping[str, Any], width: int = 12) -> str:
+    """``[#####-------] 2/4 trials `` for a sweep in progress, else ``""``."""
+    trials = (obj.get("status") or {}).get("trials") or {}
+    total = int(trials.get("total") or 0)
+    if total <= 1:
+        return ""
+    done = int(trials.get("succeeded") or 0) + int(trials.get("failed") or 0)
+    filled = round(width * done / total)
+    return f"[{'#' * filled}{'-' * (width - filled)}] {done}/{total} trials, {trials.get('running') or 0} running · "
+
+
 def wait_for(
     session: Session,
     kind: KindName,
@@ -231,7 +242,8 @@ def wait_for(
                 raise ui.fail(f"timed out after {timeout:.0f}s waiting for {label} {condition_type}: {message}")
             if status_line is not None:
                 message = (found or condition(obj, "Ready") or {}).get("message") or "waiting for the controller"
-                status_line.update(f"{label}: {message} [dim]({time.monotonic() - started:.0f}s)[/dim]")
+                bar = progress_bar(obj)
+                status_line.update(f"{label}: {bar}{message} [dim]({time.monotonic() - started:.0f}s)[/dim]")
             time.sleep(interval)
     finally:
         if status_line is not None:

@@ -8,9 +8,9 @@ while the daemon is down too — ``get`` then tells you nothing is reconciling.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import signal
-import subprocess
 import sys
 import time
 from collections.abc import Mapping
@@ -21,8 +21,8 @@ from typing import Any
 import httpx
 import yaml
 
-from modelplane.local.daemon import admin_token, read_state
 from modelplane.local.paths import LocalHome
+from modelplane.local.state import SERVER_MODULES, admin_token, read_state
 from modelplane.local.store import ObjectStore
 
 DEFAULT_PORT = 8765
@@ -75,26 +75,41 @@ class Session:
         state = self.state()
         if state is not None:
             return state, False
-        log = self.home.daemon_log.open("ab")
-        process = subprocess.Popen(
-            [sys.executable, "-m", "modelplane.local", "--home", str(self.home.root), "--port", str(port)],
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-            env={**os.environ},
-        )
-        log.close()
+        missing = [m for m in SERVER_MODULES if importlib.util.find_spec(m) is None]
+        if missing:
+            raise SessionError(
+                f"the local mode needs the `local` extra (missing: {', '.join(missing)}): "
+                "pip install 'modelplane[local]', or run `make demo` from a clone"
+            )
+        log = os.open(self.home.daemon_log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        devnull = os.open(os.devnull, os.O_RDONLY)
+        argv = [sys.executable, "-m", "modelplane.local", "--home", str(self.home.root), "--port", str(port)]
+        try:  # a pid, not a Popen: the daemon outlives this process and nobody waits for it here
+            pid = os.posix_spawn(
+                sys.executable,
+                argv,
+                dict(os.environ),
+                file_actions=[
+                    (os.POSIX_SPAWN_DUP2, devnull, 0),
+                    (os.POSIX_SPAWN_DUP2, log, 1),
+                    (os.POSIX_SPAWN_DUP2, log, 2),
+                ],
+                setsid=True,
+            )
+        finally:
+            os.close(log)
+            os.close(devnull)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if process.poll() is not None:
+            code = _reap(pid)
+            if code is not None:
                 tail = self.home.daemon_log.read_text(encoding="utf-8", errors="replace")[-2000:]
-                raise SessionError(f"the local daemon exited with code {process.returncode}:\n{tail}")
+                raise SessionError(f"the local daemon exited with code {code}:\n{tail}")
             state = self.state()
-            if state is not None and int(state["pid"]) == process.pid:
+            if state is not None and int(state["pid"]) == pid:
                 return state, True
             time.sleep(0.2)
-        process.terminate()
+        os.kill(pid, signal.SIGTERM)
         raise SessionError(f"the local daemon did not come up within {timeout:.0f}s (log: {self.home.daemon_log})")
 
     def down(self, timeout: float = 60.0) -> bool:
@@ -106,6 +121,7 @@ class Session:
         os.kill(pid, signal.SIGTERM)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
+            _reap(pid)
             try:
                 os.kill(pid, 0)
             except ProcessLookupError:
@@ -115,3 +131,12 @@ class Session:
         os.kill(pid, signal.SIGKILL)
         self.home.daemon_file.unlink(missing_ok=True)
         return True
+
+
+def _reap(pid: int) -> int | None:
+    """The exit status of ``pid`` if it is this process's child and has exited (reaping it), else None."""
+    try:
+        done, status = os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:  # started by another process: the init process reaps it
+        return None
+    return os.waitstatus_to_exitcode(status) if done else None

@@ -1,4 +1,4 @@
-"""``python -m modelplane.jobs ingest|train`` (see :mod:`modelplane.jobs.cli`)."""
+"""``python -m modelplane.jobs ingest|train|validate-model`` (see :mod:`modelplane.jobs.cli`)."""
 
 import sys
 

@@ -2,7 +2,9 @@
 
 In a pod the operator sets ``MODELPLANE_*`` variables and :func:`JobContext.from_env` reads them; the
 local runtime builds a :class:`JobContext` directly and calls the job functions in-process. Either way
-the job talks to the control plane only through the SDK client held here.
+the job talks to the control plane only through the SDK client held here. The model validation job's
+inputs (``MODELPLANE_MODEL_SOURCE``, ``MODELPLANE_EVAL_DATASET``) are read by :func:`model_source_from_env`
+and :func:`eval_dataset_from_env` and passed to it as arguments.
 """
 
 from __future__ import annotations
@@ -40,6 +42,10 @@ WORKDIR_ENV = "MODELPLANE_WORKDIR"
 CODE_REF_ENV = "MODELPLANE_CODE_REF"
 ACCELERATOR_ENV = "MODELPLANE_ACCELERATOR"
 NODE_NAME_ENV = "NODE_NAME"
+MODEL_SOURCE_ENV = "MODELPLANE_MODEL_SOURCE"
+EVAL_DATASET_ENV = "MODELPLANE_EVAL_DATASET"
+SHA256_PATTERN = re.compile(r"^[0-9a-f]{64}$")
+DIGEST_PATTERN = re.compile(r"^sha256:[0-9a-f]{64}$")
 
 
 @dataclass(frozen=True)
@@ -48,6 +54,21 @@ class DatasetInput:
 
     digest: str
     artifacts: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ModelSourceInput:
+    """The resolved artifact a ModelVersion validates: where it is, the sha256 it must have, its lineage.
+
+    ``uri`` is a platform-store URI (downloaded through the artifact API by its sha256) for a TrainingRun's
+    model, or the external source's ``s3://``/``http(s)://`` URI.
+    """
+
+    uri: str
+    sha256: str
+    run_id: str | None = None
+    training_run: str | None = None
+    dataset_digest: str | None = None
 
 
 @dataclass(frozen=True)
@@ -108,7 +129,7 @@ class JobContext:
             workdir=_path(env.get(WORKDIR_ENV)),
             run_id=run_id,
             experiment=env.get(EXPERIMENT_ENV) or None,
-            dataset=_dataset(env.get(DATASET_ENV)),
+            dataset=_dataset(env.get(DATASET_ENV), DATASET_ENV),
             trial=_trial(env),
             source_credentials=SourceCredentials(
                 env.get(SOURCE_ACCESS_KEY_ENV) or None, env.get(SOURCE_SECRET_KEY_ENV) or None
@@ -149,16 +170,55 @@ def _path(value: str | None) -> Path | None:
     return Path(value) if value else None
 
 
-def _dataset(raw: str | None) -> DatasetInput | None:
+def _dataset(raw: str | None, name: str) -> DatasetInput | None:
     if not raw:
         return None
-    body = _json(DATASET_ENV, raw)
+    body = _json(name, raw)
     if not isinstance(body, dict) or not isinstance(body.get("digest"), str):
-        raise InvalidSpec(f'{DATASET_ENV} must be {{"digest": "sha256:...", "artifacts": {{...}}}}')
+        raise InvalidSpec(f'{name} must be {{"digest": "sha256:...", "artifacts": {{...}}}}')
     artifacts = body.get("artifacts") or {}
     if not isinstance(artifacts, dict) or not all(isinstance(v, str) for v in artifacts.values()):
-        raise InvalidSpec(f"{DATASET_ENV}.artifacts must map split names to URIs")
+        raise InvalidSpec(f"{name}.artifacts must map split names to URIs")
     return DatasetInput(digest=body["digest"], artifacts=artifacts)
+
+
+def eval_dataset_from_env(env: Mapping[str, str] | None = None) -> DatasetInput | None:
+    """The evaluation Dataset version in ``MODELPLANE_EVAL_DATASET`` (same shape as ``MODELPLANE_DATASET``)."""
+    env = os.environ if env is None else env
+    return _dataset(env.get(EVAL_DATASET_ENV), EVAL_DATASET_ENV)
+
+
+def model_source_from_env(env: Mapping[str, str] | None = None) -> ModelSourceInput | None:
+    """The artifact in ``MODELPLANE_MODEL_SOURCE``; None when unset (local use resolves it from the resource)."""
+    env = os.environ if env is None else env
+    raw = env.get(MODEL_SOURCE_ENV)
+    if not raw:
+        return None
+    body = _json(MODEL_SOURCE_ENV, raw)
+    shape = '{"uri": ..., "sha256": "<64 hex>", "runId", "trainingRun", "datasetDigest"}'
+    if not isinstance(body, dict) or not isinstance(body.get("uri"), str) or not body["uri"]:
+        raise InvalidSpec(f"{MODEL_SOURCE_ENV} must be {shape}")
+    sha256 = body.get("sha256")
+    if not isinstance(sha256, str) or not SHA256_PATTERN.match(sha256.removeprefix("sha256:")):
+        raise InvalidSpec(f"{MODEL_SOURCE_ENV}.sha256 must be 64 lowercase hex digits, not {sha256!r}")
+    optional: dict[str, str | None] = {}
+    for key in ("runId", "trainingRun", "datasetDigest"):
+        value = body.get(key)
+        if value is not None and not isinstance(value, str):
+            raise InvalidSpec(f"{MODEL_SOURCE_ENV}.{key} must be a string or null")
+        optional[key] = value or None
+    run_id, digest = optional["runId"], optional["datasetDigest"]
+    if run_id is not None and not RUN_ID_PATTERN.match(run_id):
+        raise InvalidSpec(f"{MODEL_SOURCE_ENV}.runId must be 32 lowercase hex digits, not {run_id!r}")
+    if digest is not None and not DIGEST_PATTERN.match(digest):
+        raise InvalidSpec(f"{MODEL_SOURCE_ENV}.datasetDigest must be sha256:<64 hex>, not {digest!r}")
+    return ModelSourceInput(
+        uri=body["uri"],
+        sha256=sha256.removeprefix("sha256:"),
+        run_id=run_id,
+        training_run=optional["trainingRun"],
+        dataset_digest=digest,
+    )
 
 
 def _trial(env: Mapping[str, str]) -> Trial | None:

@@ -14,6 +14,10 @@ code  reason                meaning
 3     ValidationFailed      schema rules failed under ``validation: Fail``: permanent
 4     TrainingFailed        fitting, evaluating or exporting failed: permanent for this spec
 5     SourceUnavailable     the source could not be fetched (HTTP error, missing object, bad sha256)
+2     DigestMismatch        validate-model: the artifact's sha256 is not the expected one: permanent
+2     InvalidModel          validate-model: not an ONNX model, or ONNX Runtime cannot load it: permanent
+2     SignatureMismatch     validate-model: the model's signature differs from the declared one: permanent
+3     GateFailed            validate-model: an evaluation gate failed: permanent for this artifact and data
 ====  ====================  =========================================================
 """
 
@@ -31,6 +35,7 @@ PERMANENT_EXIT_CODES = frozenset({EXIT_INVALID, EXIT_VALIDATION_FAILED, EXIT_TRA
 
 VALIDATION_FAILED = "ValidationFailed"
 CONTROL_PLANE_ERROR = "ControlPlaneError"
+GATE_FAILED = "GateFailed"
 
 
 class JobError(Exception):
@@ -66,3 +71,31 @@ class TrainingFailed(JobError):
 
     reason = "TrainingFailed"
     exit_code = EXIT_TRAINING_FAILED
+
+
+class DigestMismatch(JobError):
+    """The model artifact's content is not the one its sha256 pins (the message has both digests)."""
+
+    reason = "DigestMismatch"
+    exit_code = EXIT_INVALID
+
+
+class InvalidModel(JobError):
+    """The artifact is not a valid ONNX model, or ONNX Runtime cannot load or run it."""
+
+    reason = "InvalidModel"
+    exit_code = EXIT_INVALID
+
+
+class SignatureMismatch(JobError):
+    """The model's inputs or outputs differ from the signature the ModelVersion declares."""
+
+    reason = "SignatureMismatch"
+    exit_code = EXIT_INVALID
+
+
+class GateFailed(JobError):
+    """An evaluation gate failed (threshold or baseline alias); the message lists every gate."""
+
+    reason = GATE_FAILED
+    exit_code = EXIT_VALIDATION_FAILED

@@ -1,8 +1,9 @@
 """The one-line JSON result a job reports: the last line of stdout and the termination message.
 
 Kubernetes keeps at most 4096 bytes of ``/dev/termination-log``, so :func:`encode_result` shrinks a
-result that is too long: it drops the bulky optional parts first (lineage parameters, package lists),
-then shortens lists and the message, and marks the result ``"truncated": true``. The full details are
+result that is too long: it drops the bulky optional parts first (lineage parameters, package lists; a
+model's signature and evaluation details), then shortens lists and the message, and marks the result
+``"truncated": true``. The full details are
 always in the control plane (run, dataset version, validation report artifact).
 """
 
@@ -39,15 +40,40 @@ def encode_result(result: Mapping[str, Any], limit: int = MAX_RESULT_BYTES) -> s
             line = _dump(data)
             if len(line.encode()) <= limit:
                 return line
+    for key in ("signature", "evaluation", "baseline"):  # a ModelVersion's: the registry keeps them
+        if data.get(key) is not None and len(line.encode()) > limit:
+            data[key] = None
+            line = _dump(data)
+    if len(line.encode()) <= limit:
+        return line
     validation = data.get("validation")
     while isinstance(validation, dict) and validation.get("failedRules") and len(line.encode()) > limit:
         validation["failedRules"] = validation["failedRules"][: len(validation["failedRules"]) // 2]
+        line = _dump(data)
+    while isinstance(data.get("gates"), list) and data["gates"] and len(line.encode()) > limit:
+        data["gates"] = data["gates"][: len(data["gates"]) // 2]
         line = _dump(data)
     while len(line.encode()) > limit and len(data.get("message") or "") > 16:
         data["message"] = data["message"][: len(data["message"]) // 2] + "..."
         line = _dump(data)
     if len(line.encode()) > limit:  # still too long: keep what the operator needs
-        kept = ("kind", "name", "succeeded", "reason", "digest", "version", "runId", "artifactUri", "truncated")
+        kept = (
+            "kind",
+            "name",
+            "uid",
+            "observedGeneration",
+            "succeeded",
+            "reason",
+            "digest",
+            "version",
+            "runId",
+            "artifactUri",
+            "registeredVersion",
+            "artifact",
+            "optimizedArtifact",
+            "singleInferenceMicroseconds",
+            "truncated",
+        )
         line = _dump({k: data[k] for k in kept if k in data})
     return line
 

@@ -15,6 +15,9 @@ locally is exactly what runs in the cluster. The translation, in the kubelet's t
   termination message;
 * environment ``valueFrom``: ``secretKeyRef``/``configMapKeyRef`` from the stored objects (a missing one
   keeps the pod waiting, as ``CreateContainerConfigError`` does), ``fieldRef`` from the pod;
+* service host names resolve locally: ``http://<name>`` URLs of the ``hosts`` map (the control plane is
+  ``http://modelplane-api.local`` in every pod spec the local operator builds) become the address that
+  serves them now, so pods created before a restart on another port still find it;
 * container ports map to local ports: ``--port <containerPort>`` arguments get the local port and
   ``--host 0.0.0.0`` becomes ``127.0.0.1`` (nothing local listens beyond loopback).
 """
@@ -124,6 +127,14 @@ def _rewrite(value: str, mounts: Sequence[tuple[str, Path]]) -> str:
     return value
 
 
+def _resolve(value: str, hosts: Mapping[str, str]) -> str:
+    for host, address in hosts.items():
+        for scheme in ("http://", "https://"):
+            if scheme + host in value:
+                value = value.replace(scheme + host, "http://" + address)
+    return value
+
+
 def _map_ports(args: list[str], ports: Mapping[int, int]) -> list[str]:
     out = list(args)
     for i, arg in enumerate(out):
@@ -145,6 +156,7 @@ def to_process(
     claims: Callable[[str], Path],
     ports: Mapping[int, int] | None = None,
     base_env: Mapping[str, str] | None = None,
+    hosts: Mapping[str, str] | None = None,
 ) -> ProcessSpec:
     """The process of the pod's first container; :class:`ContainerConfigError` when it cannot start yet."""
     containers = pod_spec.get("containers") or []
@@ -177,12 +189,12 @@ def to_process(
     for var in container.get("env") or []:
         value = _env_value(var, lookup, pod_fields)
         if value is not None:
-            env[var["name"]] = _rewrite(value, mounts)
+            env[var["name"]] = _resolve(_rewrite(value, mounts), hosts or {})
     argv = [*(container.get("command") or []), *(container.get("args") or [])]
     if not argv:
         raise ContainerConfigError("the container has no command: the local mode cannot run an image's entrypoint")
     port_map = dict(ports or {})
-    argv = _map_ports([_rewrite(a, mounts) for a in argv], port_map)
+    argv = _map_ports([_resolve(_rewrite(a, mounts), hosts or {}) for a in argv], port_map)
     if argv[0] in PYTHONS:
         argv[0] = sys.executable
     working = container.get("workingDir")

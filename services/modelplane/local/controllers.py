@@ -24,6 +24,8 @@ from modelplane.kube.resources import MODELPLANE, ResourceType
 from modelplane.local.store import ObjectStore, StoreError, now_iso
 from modelplane.operator.controlplane import ControlPlaneError
 from modelplane.operator.dataset.reconcile import reconcile_dataset
+from modelplane.operator.inference.reconcile import reconcile_inference_service
+from modelplane.operator.model.reconcile import reconcile_model_version
 from modelplane.operator.outcome import Outcome
 from modelplane.operator.runtime import Runtime
 from modelplane.operator.training.reconcile import reconcile_training_run
@@ -46,11 +48,23 @@ class Kind:
 
 def reconciled_kinds() -> dict[str, Kind]:
     """Every kind the operator reconciles (the same passes as ``modelplane.operator.registration``)."""
-    kinds = {
+    return {
         "Dataset": Kind(MODELPLANE["Dataset"], reconcile_dataset),
         "TrainingRun": Kind(MODELPLANE["TrainingRun"], reconcile_training_run),
+        "ModelVersion": Kind(MODELPLANE["ModelVersion"], reconcile_model_version),
+        "InferenceService": Kind(MODELPLANE["InferenceService"], reconcile_inference_service),
     }
-    return kinds
+
+
+DEPENDENTS: dict[str, tuple[str, ...]] = {
+    "Dataset": ("TrainingRun", "ModelVersion"),
+    "TrainingRun": ("ModelVersion",),
+    "ModelVersion": ("ModelVersion", "InferenceService"),
+    "InferenceService": ("ModelVersion",),
+}
+"""A change of one kind wakes the objects of these kinds in its namespace: what the operator's kopf indices
+do (a TrainingRun waiting for its Dataset, a version sharing an alias, a service following an alias, a
+deletion waiting for a service to let go). Locally a namespace is small, so all of them are woken."""
 
 
 class Controllers:
@@ -85,6 +99,10 @@ class Controllers:
             self._revision = change.revision
             if change.kind in self.kinds:
                 self.enqueue(change.kind, change.namespace, change.name)
+                for dependent in DEPENDENTS.get(change.kind, ()):
+                    for obj in self.store.list(dependent, change.namespace):
+                        if (dependent, obj["metadata"]["name"]) != (change.kind, change.name):
+                            self.enqueue(dependent, change.namespace, obj["metadata"]["name"])
             elif change.kind in CHILD_KINDS and not change.deleted:
                 self._enqueue_owner(change.kind, change.namespace, change.name)
         return bool(changes)

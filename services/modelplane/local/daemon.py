@@ -15,12 +15,10 @@ import contextlib
 import json
 import logging
 import os
-import secrets
 import signal
 import time
 from collections.abc import Generator
 from pathlib import Path
-from typing import Any
 
 import httpx
 import uvicorn
@@ -32,6 +30,7 @@ from modelplane.local.apiserver import local_kube_client
 from modelplane.local.controllers import Controllers
 from modelplane.local.kubelet import Kubelet
 from modelplane.local.paths import LocalHome
+from modelplane.local.state import admin_token
 from modelplane.local.store import ObjectStore
 from modelplane.operator.config import JOB_TOKEN_KEY, OperatorConfig
 from modelplane.operator.controlplane import ControlPlaneClient
@@ -39,17 +38,8 @@ from modelplane.operator.runtime import Runtime
 
 logger = logging.getLogger(__name__)
 KUBELET_TICK_SECONDS = 0.5
-
-
-def admin_token(home: LocalHome) -> str:
-    """The local control plane's admin token, created on first use (file mode 0600)."""
-    path = home.admin_token_file
-    if path.exists():
-        return path.read_text(encoding="utf-8").strip()
-    token = "mpt_local_" + secrets.token_urlsafe(24)
-    path.touch(mode=0o600)
-    path.write_text(token + "\n", encoding="utf-8")
-    return token
+API_HOST = "modelplane-api.local"
+"""The control plane's name in pod specs: the local kubelet resolves it to the port it serves on now."""
 
 
 def control_plane_settings(home: LocalHome, token: str) -> Settings:
@@ -78,7 +68,7 @@ class Daemon:
         self.api_url = f"http://127.0.0.1:{port}"
         self.token = admin_token(home)
         self.store = ObjectStore(home.objects_db)
-        self.kubelet = Kubelet(home, self.store)
+        self.kubelet = Kubelet(home, self.store, hosts={API_HOST: f"127.0.0.1:{port}"})
         self.stop = asyncio.Event()
         self._provisioned: set[str] = set()
 
@@ -139,6 +129,7 @@ class Daemon:
             await asyncio.sleep(0.05)
         config = OperatorConfig(
             api_url=self.api_url,
+            jobs_api_url=f"http://{API_HOST}",
             api_token=SecretStr(self.token),
             resync_seconds=5.0,
             retry_delay_seconds=2.0,
@@ -189,19 +180,3 @@ def main(argv: list[str] | None = None) -> None:
     for noisy in ("httpx", "httpcore", "aiosqlite"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     asyncio.run(Daemon(home, args.port).run())
-
-
-def read_state(home: LocalHome) -> dict[str, Any] | None:
-    """``daemon.json`` when the daemon it describes is alive, else None (a stale file is removed)."""
-    try:
-        state: dict[str, Any] = json.loads(home.daemon_file.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    try:
-        os.kill(int(state["pid"]), 0)
-    except (ProcessLookupError, KeyError, ValueError):
-        home.daemon_file.unlink(missing_ok=True)
-        return None
-    except PermissionError:
-        pass
-    return state

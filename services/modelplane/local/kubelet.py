@@ -82,9 +82,10 @@ class Running:
 class Kubelet:
     """Runs the store's Jobs and Deployments; call :meth:`sync` whenever something may have changed."""
 
-    def __init__(self, home: LocalHome, store: ObjectStore) -> None:
+    def __init__(self, home: LocalHome, store: ObjectStore, hosts: Mapping[str, str] | None = None) -> None:
         self.home = home
         self.store = store
+        self.hosts = dict(hosts or {})
         self.running: dict[tuple[str, str], Running] = {}
         self._waiting: dict[tuple[str, str], str] = {}
         self._tasks: set[asyncio.Task[None]] = set()
@@ -136,6 +137,7 @@ class Kubelet:
                 claims=self._claims,
                 ports=ports,
                 base_env=self._base_env(),
+                hosts=self.hosts,
             )
         except containers.ContainerConfigError as error:
             self._set_pod_waiting(namespace, name, "CreateContainerConfigError", str(error))

@@ -318,11 +318,20 @@ class ObjectStore:
     def patch(
         self, kind: str, namespace: str, name: str, patch: Mapping[str, Any], *, subresource: str | None = None
     ) -> dict[str, Any]:
-        """A JSON merge patch of the object (or of its status only)."""
+        """A JSON merge patch of the object (or of its status only); a ``metadata.resourceVersion`` in the patch
+        is a precondition (409 Conflict when the object changed since), as on the API server."""
         with self._connect() as db:
             current = self._read(db, kind, namespace, name)
             if current is None:
                 raise StoreError(404, "NotFound", f'{kind} "{name}" not found')
+            expected = (patch.get("metadata") or {}).get("resourceVersion")
+            if expected is not None and str(expected) != current["metadata"].get("resourceVersion"):
+                raise StoreError(
+                    409,
+                    "Conflict",
+                    f'Operation cannot be fulfilled on {kind} "{name}": the object has been modified; '
+                    "please apply your changes to the latest version and try again",
+                )
             if subresource == "status":
                 patched = dict(current)
                 patched["status"] = merge_patch(current.get("status") or {}, patch.get("status") or {})

@@ -218,6 +218,21 @@ class ModelPlaneClient:
         path = f"/api/v1/namespaces/{self.namespace}/models/{model}/aliases/{alias}"
         return dict(self.request("PUT", path, json={"version": version}))
 
+    def get_model_version(self, model: str, version: int) -> dict[str, Any]:
+        """One registered version of a model (artifact, signature, metrics, lineage, aliases)."""
+        path = f"/api/v1/namespaces/{self.namespace}/models/{model}/versions/{version}"
+        return dict(self.request("GET", path))
+
+    def get_alias(self, model: str, alias: str) -> dict[str, Any]:
+        """The version an alias of a model points at (a 404 ``ModelPlaneError`` when nothing holds it)."""
+        path = f"/api/v1/namespaces/{self.namespace}/models/{model}/aliases/{alias}"
+        return dict(self.request("GET", path))
+
+    def lineage(self, node: str, *, direction: str = "both", max_nodes: int = 100) -> dict[str, Any]:
+        """The lineage graph around ``node`` (``dataset:sha256:...``, ``run:<id>``, ``model:<name>:<version>``)."""
+        params = {"node": node, "direction": direction, "max_nodes": max_nodes}
+        return dict(self.request("GET", f"/api/v1/namespaces/{self.namespace}/lineage", params=params))
+
 
 def artifact_sha256(ref: str) -> str:
     """The sha256 of an artifact given by its digest (``<hex>``, ``sha256:<hex>``) or its content-addressed URI."""

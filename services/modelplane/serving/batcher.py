@@ -91,12 +91,19 @@ class Batcher:
 
     async def submit(self, feeds: dict[str, Tensor]) -> list[Tensor]:
         """Every output of the model (in signature order) for this request's rows."""
-        first = feeds[self._input_names[0]]
-        rows = first.shape[0]
-        if not self.enabled or self._closing or any(feeds[name].shape[0] != rows for name in self._input_names):
+        names = self._input_names
+        if len(names) == 1:  # the common case, without a generator per request
+            shape = feeds[names[0]].shape
+            rows = shape[0]
+            key: tuple[tuple[int, ...], ...] = (shape[1:],)
+            aligned = True
+        else:
+            rows = feeds[names[0]].shape[0]
+            key = tuple(feeds[name].shape[1:] for name in names)
+            aligned = all(feeds[name].shape[0] == rows for name in names)
+        if not self.enabled or self._closing or not aligned:
             return await self._run_alone(feeds)
         future: asyncio.Future[list[Tensor]] = asyncio.get_running_loop().create_future()
-        key = tuple(feeds[name].shape[1:] for name in self._input_names)
         self._pending.append(_Item(feeds, rows, key, time.perf_counter(), future))
         self._wake()
         return await future

@@ -23,6 +23,7 @@ Example::
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import tempfile
@@ -39,6 +40,8 @@ from modelplane.apis.v1alpha1.inference_service import GraphOptimizationLevel, L
 
 CONFIG_ENV = "MODELPLANE_SERVING_CONFIG"
 """Path of the config file when ``--config`` is not given."""
+CONFIG_JSON_ENV = "MODELPLANE_SERVING_CONFIG_JSON"
+"""The whole config as one JSON document, instead of a file (what the operator sets in an InferenceService's pods)."""
 MODEL_ENV_PREFIX = "MODELPLANE_SERVING_MODEL_"
 """Single-model configuration from ``..._NAME``, ``..._VERSION``, ``..._URI`` and ``..._SHA256``."""
 
@@ -200,14 +203,24 @@ def parse_config(document: Any, *, source: str = "config") -> ServingConfig:
 
 
 def config_from_env(env: Mapping[str, str] = os.environ) -> ServingConfig:
-    """The config file named by ``MODELPLANE_SERVING_CONFIG``, else one model from ``MODELPLANE_SERVING_MODEL_*``."""
+    """The config in ``MODELPLANE_SERVING_CONFIG_JSON``, else the file named by ``MODELPLANE_SERVING_CONFIG``, else
+    one model from ``MODELPLANE_SERVING_MODEL_*``."""
+    inline = env.get(CONFIG_JSON_ENV)
     path = env.get(CONFIG_ENV)
+    if inline and path:
+        raise ConfigError(f"set {CONFIG_JSON_ENV} or {CONFIG_ENV}, not both")
+    if inline:
+        try:
+            document = json.loads(inline)
+        except ValueError as exc:
+            raise ConfigError(f"{CONFIG_JSON_ENV} is not valid JSON: {exc}") from exc
+        return parse_config(document, source=CONFIG_JSON_ENV)
     if path:
         return read_config(Path(path))
     uri = env.get(f"{MODEL_ENV_PREFIX}URI")
     if not uri:
         raise ConfigError(
-            f"no configuration: pass --config, set {CONFIG_ENV}, or set {MODEL_ENV_PREFIX}NAME, "
+            f"no configuration: pass --config, set {CONFIG_JSON_ENV} or {CONFIG_ENV}, or set {MODEL_ENV_PREFIX}NAME, "
             f"{MODEL_ENV_PREFIX}URI and {MODEL_ENV_PREFIX}SHA256"
         )
     model = {

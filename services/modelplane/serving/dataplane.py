@@ -11,6 +11,7 @@ classes of :mod:`modelplane.serving.errors`; adapters map them to their protocol
 from __future__ import annotations
 
 import asyncio
+import gc
 import importlib.metadata
 import logging
 from collections.abc import Iterable
@@ -41,8 +42,9 @@ def server_version() -> str:
 class DataPlane:
     """Everything the adapters need, independent of HTTP."""
 
-    def __init__(self, config: ServingConfig, metrics: ServingMetrics | None = None) -> None:
+    def __init__(self, config: ServingConfig, metrics: ServingMetrics | None = None, *, freeze_gc: bool = True) -> None:
         self.config = config
+        self._freeze_gc = freeze_gc
         self.metrics = metrics if metrics is not None else ServingMetrics()
         self.repository = ModelRepository(config, self.metrics)
         self.version = server_version()
@@ -56,7 +58,17 @@ class DataPlane:
         """Start loading the models in the background, and the payload logger."""
         if self.payload_logger is not None:
             self.payload_logger.start()
-        self._loading = asyncio.create_task(self.repository.load_all(), name="modelplane-model-loading")
+        self._loading = asyncio.create_task(self._load_models(), name="modelplane-model-loading")
+
+    async def _load_models(self) -> None:
+        await self.repository.load_all()
+        if self._freeze_gc:
+            # Everything alive now (the web stack, ONNX Runtime's bindings, the models) lives as long as the
+            # process: move it out of the collector's reach. Otherwise every full collection walks those
+            # ~85k objects, a 50-65 ms pause of the event loop about once a second under load (the p99
+            # of every request in flight); afterwards a full collection walks the requests' objects only.
+            gc.collect()
+            gc.freeze()
 
     async def stop(self) -> None:
         """Stop loading, drain the batchers, flush the payload log."""

@@ -98,6 +98,12 @@ class ServingMetrics:
             labels,
             registry=reg,
         )
+        self.inflight_requests = Gauge(
+            "modelplane_serving_inflight_requests",
+            "Inference requests received and not answered yet (the Concurrency autoscaling metric of an "
+            "InferenceService, averaged over its pods).",
+            registry=reg,
+        )
         self.payload_records = Counter(
             "modelplane_serving_payload_records",
             "Payload records by result: written to the sink, dropped (buffer full), failed (sink error).",

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
+import pathlib
 
 import httpx
 import pytest
@@ -57,6 +59,102 @@ async def test_viewer_cannot_upload(client_as, namespace):
     viewer = await client_as("viewer-1", {namespace: "viewer"})
     response = await viewer.post(f"/api/v1/namespaces/{namespace}/artifacts", content=b"x")
     assert response.status_code == 403
+
+
+async def upload(client: httpx.AsyncClient, namespace: str, content: bytes) -> str:
+    response = await client.post(f"/api/v1/namespaces/{namespace}/artifacts", content=content)
+    assert response.status_code == 201, response.text
+    return str(response.json()["sha256"])
+
+
+async def audit_actions(api: httpx.AsyncClient, namespace: str) -> list[tuple[str, str, str, dict | None]]:
+    response = await api.get(f"/api/v1/namespaces/{namespace}/audit")
+    assert response.status_code == 200, response.text
+    return [(e["action"], e["principal"], e["object_id"], e["before"]) for e in response.json()["items"]]
+
+
+async def test_delete_removes_the_artifact_records_it_and_a_second_delete_is_404(api, namespace):
+    content = os.urandom(4096)
+    digest = await upload(api, namespace, content)
+    other = await upload(api, namespace, b"another artifact")
+
+    deleted = await api.delete(f"/api/v1/namespaces/{namespace}/artifacts/{digest}")
+    again = await api.delete(f"/api/v1/namespaces/{namespace}/artifacts/{digest}")
+
+    assert deleted.status_code == 204, deleted.text
+    assert deleted.content == b""
+    assert (await api.get(f"/api/v1/namespaces/{namespace}/artifacts/{digest}")).status_code == 404
+    assert (await api.get(f"/api/v1/namespaces/{namespace}/artifacts/{other}")).content == b"another artifact"
+    assert again.status_code == 404
+    assert again.json()["code"] == "NotFound"
+    assert again.json()["detail"] == f"no artifact with sha256 {digest} in namespace {namespace!r}"
+    actions = await audit_actions(api, namespace)
+    assert actions[0] == ("artifact.delete", "bootstrap-admin", digest, {"size": 4096})  # newest first
+    assert [a[0] for a in actions].count("artifact.delete") == 1  # the 404 recorded nothing
+
+
+async def test_delete_accepts_the_prefixed_upper_case_digest_form(api, namespace):
+    digest = await upload(api, namespace, b"weights")
+    response = await api.delete(f"/api/v1/namespaces/{namespace}/artifacts/sha256:{digest.upper()}")
+    assert response.status_code == 204, response.text
+    assert (await api.get(f"/api/v1/namespaces/{namespace}/artifacts/{digest}")).status_code == 404
+
+
+@pytest.mark.parametrize("digest", ["abc", "g" * 64, "a" * 65, "md5:" + "a" * 64, "presign"])
+async def test_delete_of_a_malformed_digest_is_400_with_a_message(api, namespace, digest):
+    response = await api.delete(f"/api/v1/namespaces/{namespace}/artifacts/{digest}")
+    assert response.status_code == 400, response.text
+    assert response.json()["detail"] == f"invalid sha256 {digest!r}: expected 64 hex digits"
+
+
+async def test_delete_of_a_malformed_namespace_is_422(api):
+    response = await api.delete(f"/api/v1/namespaces/Not_A_Namespace/artifacts/{'a' * 64}")
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["loc"] == ["path", "namespace"]
+
+
+async def test_deleting_needs_the_editor_role(api, client_as, namespace):
+    digest = await upload(api, namespace, b"kept")
+    viewer = await client_as("viewer-1", {namespace: "viewer"})
+    elsewhere = await client_as("editor-elsewhere", {f"{namespace}-other": "editor"})
+    editor = await client_as("editor-1", {namespace: "editor"})
+
+    as_viewer = await viewer.delete(f"/api/v1/namespaces/{namespace}/artifacts/{digest}")
+    as_other = await elsewhere.delete(f"/api/v1/namespaces/{namespace}/artifacts/{digest}")
+    missing_as_viewer = await viewer.delete(f"/api/v1/namespaces/{namespace}/artifacts/{'0' * 64}")
+    still_there = await api.get(f"/api/v1/namespaces/{namespace}/artifacts/{digest}")
+    as_editor = await editor.delete(f"/api/v1/namespaces/{namespace}/artifacts/{digest}")
+
+    assert (as_viewer.status_code, as_other.status_code) == (403, 403)
+    assert as_viewer.json()["detail"] == f"viewer-1 needs the editor role in namespace {namespace!r}"
+    assert missing_as_viewer.status_code == 403  # whether a digest exists is not told to a non-editor
+    assert still_there.content == b"kept"
+    assert as_editor.status_code == 204
+    assert (await audit_actions(api, namespace))[0][:3] == ("artifact.delete", "editor-1", digest)
+
+
+async def test_anonymous_callers_cannot_delete(api, anonymous_client, namespace):
+    digest = await upload(api, namespace, b"kept")
+    response = await anonymous_client.delete(f"/api/v1/namespaces/{namespace}/artifacts/{digest}")
+    assert response.status_code == 401
+    assert (await api.get(f"/api/v1/namespaces/{namespace}/artifacts/{digest}")).content == b"kept"
+
+
+async def test_a_failing_store_is_503_and_records_no_deletion(api, namespace, monkeypatch):
+    digest = await upload(api, namespace, b"on a failing disk")
+
+    def io_error(self: pathlib.Path, missing_ok: bool = False) -> None:
+        raise OSError(errno.EIO, os.strerror(errno.EIO))
+
+    monkeypatch.setattr(pathlib.Path, "unlink", io_error)  # the disk fails under the local store
+    response = await api.delete(f"/api/v1/namespaces/{namespace}/artifacts/{digest}")
+    monkeypatch.undo()
+
+    assert response.status_code == 503, response.text
+    assert response.headers["retry-after"] == "1"
+    assert "Input/output error" in response.json()["detail"]
+    assert [a[0] for a in await audit_actions(api, namespace)] == ["artifact.upload"]
+    assert (await api.get(f"/api/v1/namespaces/{namespace}/artifacts/{digest}")).content == b"on a failing disk"
 
 
 async def test_health_ready_and_metrics(api):
@@ -128,3 +226,18 @@ async def test_s3_presigned_put_then_complete(s3_api, namespace):
     )
     assert done.status_code == 200, done.text
     assert (await s3_api.get(f"/api/v1/namespaces/{namespace}/artifacts/{digest}")).content == content
+
+
+@pytest.mark.s3
+async def test_s3_backend_delete_removes_the_object_from_the_bucket(s3_api, s3_client, namespace):
+    digest = await upload(s3_api, namespace, b"onnx bytes " * 100)
+    key = f"{namespace}/sha256/{digest[:2]}/{digest}"
+    assert [o.object_name for o in s3_client.list_objects(f"mp-{namespace}", recursive=True)] == [key]
+
+    deleted = await s3_api.delete(f"/api/v1/namespaces/{namespace}/artifacts/{digest}")
+    again = await s3_api.delete(f"/api/v1/namespaces/{namespace}/artifacts/{digest}")
+
+    assert deleted.status_code == 204, deleted.text
+    assert list(s3_client.list_objects(f"mp-{namespace}", recursive=True)) == []
+    assert again.status_code == 404
+    assert digest in again.json()["detail"]

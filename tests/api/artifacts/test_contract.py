@@ -195,6 +195,15 @@ def test_delete(store, namespace, stored_objects) -> None:
     assert store.put(namespace, PAYLOAD) == ref  # and it can come back
 
 
+def test_delete_removes_only_its_own_address(store, namespace, stored_objects) -> None:
+    neighbour = next(d for d in (b"%d" % i for i in range(100_000)) if sha(d)[:2] == PAYLOAD_SHA[:2])
+    ref, kept = store.put(namespace, PAYLOAD), store.put(namespace, neighbour)  # the same fan-out directory
+    store.delete(ref.uri)
+    store.delete(ref.uri)
+    assert read_all(store, kept.uri) == neighbour
+    assert stored_objects(store) == [f"{namespace}/sha256/{kept.sha256[:2]}/{kept.sha256}"]
+
+
 def test_byte_counters(store, namespace, byte_log) -> None:
     ref = store.put(namespace, io.BytesIO(PAYLOAD))
     read_all(store, ref.uri)
@@ -240,6 +249,8 @@ def test_foreign_uris_are_rejected(store, namespace) -> None:
     for bad in foreign:
         with pytest.raises(InvalidArtifactReference):
             store.stat(bad)
+        with pytest.raises(InvalidArtifactReference):
+            store.delete(bad)  # never touches anything outside the store's own content addresses
     assert tail  # the well-formed one parses
     assert store.parse_uri(uri).sha256 == PAYLOAD_SHA
 

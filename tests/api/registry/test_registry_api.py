@@ -320,3 +320,54 @@ async def test_writes_are_audited(api, namespace):
         ("model_alias.delete", "churn@champion"),
     ]
     assert entries[0]["before"] == {"version": 1}
+
+
+async def test_versions_record_the_validation_jobs_lineage_and_optimized_artifact(api, namespace):
+    optimized = {
+        "uri": "s3://m/q.onnx",
+        "sha256": sha(),
+        "size_bytes": 300,
+        "quantization": "Dynamic",
+        "accuracy_delta": -0.004,
+        "single_inference_microseconds": 41,
+    }
+    version = await register(
+        api,
+        namespace,
+        source="churn-v3",
+        training_run="churn-rf",
+        optimized_artifact=optimized,
+        single_inference_microseconds=95,
+    )
+    assert version["training_run"] == "churn-rf"
+    assert version["optimized_artifact"] == optimized
+    assert version["single_inference_microseconds"] == 95
+    assert (await api.get(models_url(namespace, "churn", "versions", 1))).json() == version
+    plain = await register(api, namespace)
+    assert (plain["training_run"], plain["optimized_artifact"], plain["single_inference_microseconds"]) == (
+        None,
+        None,
+        None,
+    )
+    url = models_url(namespace, "churn", "versions")
+    body = {"artifact_uri": "s3://m", "sha256": sha(), "size_bytes": 1}
+    bad = [
+        {"optimized_artifact": {**optimized, "sha256": "XYZ"}},
+        {"optimized_artifact": {**optimized, "quantization": "Int4"}},
+        {"optimized_artifact": {**optimized, "extra": 1}},
+        {"single_inference_microseconds": -1},
+        {"training_run": "Not_A_Name"},
+    ]
+    for fields in bad:
+        response = await api.post(url, json={**body, **fields})
+        assert response.status_code == 422, (fields, response.text)
+    nan = await api.post(
+        url,
+        content=(
+            f'{{"artifact_uri": "s3://m", "sha256": "{sha()}", "size_bytes": 1, "optimized_artifact": '
+            f'{{"uri": "s3://q", "sha256": "{sha()}", "size_bytes": 1, "quantization": "Dynamic", '
+            '"accuracy_delta": NaN}}'
+        ),
+        headers={"Content-Type": "application/json"},
+    )
+    assert nan.status_code == 422

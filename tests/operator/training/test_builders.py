@@ -6,6 +6,7 @@ from typing import Any
 import pytest
 
 from modelplane.apis.v1alpha1 import TrainingRun
+from modelplane.apis.v1alpha1.sweep import expand_trials
 from modelplane.operator.accelerators import DEFAULT_PROFILES, resolve_accelerator
 from modelplane.operator.config import OperatorConfig
 from modelplane.operator.training.builders import (
@@ -18,7 +19,6 @@ from modelplane.operator.training.builders import (
     trial_job_name,
 )
 from modelplane.operator.training.inputs import DatasetInfo
-from modelplane.operator.training.trials import expand_trials
 
 CONFIG = OperatorConfig.from_env({"MODELPLANE_OPERATOR_API_URL": "http://modelplane-api.mp-system.svc:8080"})
 DATASET = DatasetInfo(

@@ -222,7 +222,7 @@ class InferenceService(CustomResource):
         printer_columns=(
             ready_column(),
             PrinterColumn("URL", ".status.url", description="Inference endpoint."),
-            PrinterColumn("Version", ".spec.modelVersionRef.name", description="ModelVersion served."),
+            PrinterColumn("Versions", ".status.traffic[*].modelVersion", description="ModelVersions served."),
             PrinterColumn("Replicas", ".status.readyReplicas", "integer", "Ready replicas."),
             reason_column(),
             AGE_COLUMN,

@@ -2,17 +2,20 @@
 
 Observe the Dataset's ingest Jobs, apply the one the current ingest key names if it is missing, read the
 version the control plane recorded once that Job completed, compute the status and apply it (only when it
-changed), and remove superseded ingest Jobs once a newer one has completed. Level-triggered: called from
-the Dataset's own handlers, its timer and its Jobs' events, always with the same result for the same
-world.
+changed), and remove superseded ingest Jobs once a newer one has completed. A Dataset without a valid
+version asks to be checked again after ``resync_seconds``, one with a refresh interval at its next round.
+Level-triggered: called from the Dataset's own handlers, its Jobs' events and those re-checks, always
+with the same result for the same world.
 """
 
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 from typing import Any
 
 from modelplane.apis.v1alpha1 import Dataset, DatasetStatus
+from modelplane.apis.v1alpha1.conditions import ConditionStatus, find_condition
 from modelplane.kube import errors as kube_errors
 from modelplane.kube.resources import JOBS, PODS
 from modelplane.operator import podspec
@@ -27,7 +30,7 @@ from modelplane.operator.dataset.status import (
 from modelplane.operator.jobstate import JobState, PodOutcome, job_state, pod_outcome
 from modelplane.operator.outcome import Outcome, transition_events
 from modelplane.operator.records import DatasetVersion
-from modelplane.operator.runtime import Runtime
+from modelplane.operator.runtime import Runtime, resync_delay
 
 logger = logging.getLogger(__name__)
 
@@ -43,8 +46,7 @@ async def reconcile_dataset(runtime: Runtime, body: dict[str, Any]) -> Outcome:
     key = builders.ingest_key(dataset, now)
     job_name = builders.ingest_job_name(dataset, key)
 
-    listed = await runtime.kube.list(JOBS, namespace, label_selector=builders.dataset_selector(dataset))
-    jobs = [job_state(j) for j in listed]
+    jobs = await _observe_jobs(runtime, dataset)
     current = next((j for j in jobs if j.name == job_name), None)
     created: tuple[str, ...] = ()
     if current is not None and uid not in current.owner_uids:
@@ -54,7 +56,9 @@ async def reconcile_dataset(runtime: Runtime, body: dict[str, Any]) -> Outcome:
             retry_after=1.0, retry_message=f"Replacing Job {job_name} left by an earlier Dataset {meta.name}."
         )
     if current is None:
-        await runtime.kube.apply(builders.build_ingest_job(dataset, runtime.config, key=key))
+        stored = await runtime.kube.apply(builders.build_ingest_job(dataset, runtime.config, key=key))
+        if stored:
+            runtime.jobs.saw(namespace, job_state(stored))
         created = (job_name,)
         logger.info("Created ingest Job %s for Dataset %s/%s.", job_name, namespace, meta.name)
 
@@ -93,7 +97,44 @@ async def reconcile_dataset(runtime: Runtime, body: dict[str, Any]) -> Outcome:
             status_written=written,
             children_created=created,
         )
-    return Outcome(events=events, status_written=written, children_created=created)
+    return Outcome(
+        events=events,
+        status_written=written,
+        children_created=created,
+        resync_after=_resync_after(runtime, dataset, status, now),
+    )
+
+
+def _resync_after(runtime: Runtime, dataset: Dataset, status: DatasetStatus, now: datetime) -> float | None:
+    """When to check again with nothing changed: at the next refresh round, or while no version is valid."""
+    delay: float | None = None
+    if find_condition(status.conditions, reasons.READY) is None or not _ready_now(dataset, status):
+        delay = resync_delay(runtime.config.resync_seconds, dataset.metadata.uid)
+    next_round = builders.seconds_to_next_round(dataset, now)
+    if next_round is not None:
+        delay = min(delay, next_round + 1.0) if delay is not None else next_round + 1.0
+    return delay
+
+
+def _ready_now(dataset: Dataset, status: DatasetStatus) -> bool:
+    ready = find_condition(status.conditions, reasons.READY)
+    return (
+        ready is not None
+        and ready.status is ConditionStatus.TRUE
+        and ready.observed_generation == dataset.metadata.generation
+    )
+
+
+async def _observe_jobs(runtime: Runtime, dataset: Dataset) -> list[JobState]:
+    """The Dataset's ingest Jobs, from kopf's index of the Job watch (a LIST only when run outside kopf)."""
+    namespace, uid = dataset.metadata.namespace or "", dataset.metadata.uid or ""
+    jobs = runtime.jobs.jobs_of(uid)
+    if jobs is None:
+        listed = await runtime.kube.list(JOBS, namespace, label_selector=builders.dataset_selector(dataset))
+        jobs = [job_state(j) for j in listed]
+    for job in jobs:
+        runtime.jobs.saw(namespace, job)
+    return jobs
 
 
 async def _pods(runtime: Runtime, namespace: str, job_name: str, *, want_success: bool) -> PodOutcome:
@@ -127,7 +168,7 @@ async def write_status(runtime: Runtime, dataset: Dataset, status: DatasetStatus
     """Apply the status when it differs from the stored one; True when written."""
     if dataset.status is not None and dataset.status == status:
         return False
-    await runtime.kube.apply_status(
+    stored = await runtime.kube.apply_status(
         {
             "apiVersion": dataset.api_version,
             "kind": dataset.kind,
@@ -135,4 +176,5 @@ async def write_status(runtime: Runtime, dataset: Dataset, status: DatasetStatus
             "status": status.to_wire(),
         }
     )
+    runtime.written.note(dataset.kind, stored)
     return True

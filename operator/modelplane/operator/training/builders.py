@@ -16,12 +16,12 @@ from typing import Any
 
 from modelplane.apis.meta import GROUP
 from modelplane.apis.v1alpha1 import TrainingRun
+from modelplane.apis.v1alpha1.sweep import trial_hyperparameters
 from modelplane.operator import podspec
 from modelplane.operator.accelerators import Placement
 from modelplane.operator.config import OperatorConfig
 from modelplane.operator.naming import child_name, label_value, run_id, short_hash
 from modelplane.operator.training.inputs import ANNOTATION_DATASET, DatasetInfo
-from modelplane.operator.training.trials import trial_hyperparameters
 
 LABEL_TRAINING_RUN = f"{GROUP}/training-run"
 LABEL_TRIAL = f"{GROUP}/trial"
@@ -77,7 +77,7 @@ def parent_run_id(run: TrainingRun) -> str | None:
 
 
 def make_trials(run: TrainingRun, values: list[dict[str, Any]]) -> list[Trial]:
-    """The run's trials (``values`` from ``trials.expand_trials``; one trial without a sweep) with run ids."""
+    """The run's trials (``values`` from ``sweep.expand_trials``; one trial without a sweep) with run ids."""
     uid, key = run.metadata.uid or "", spec_key(run)
     if run.spec.sweep is None:
         return [Trial(0, None, trial_hyperparameters(run.spec, None), run_id(uid, key, 0))]

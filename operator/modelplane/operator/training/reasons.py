@@ -58,4 +58,5 @@ JOB_RESULT_REASONS = frozenset({INVALID_SPEC, INVALID_DATA, TRAINING_FAILED})
 EVENTS = EventPolicy(
     types=(DATASET_READY, RUNNING, SUCCEEDED),
     warnings=TERMINAL_FAILURES | {DATASET_NOT_FOUND, DIGEST_MISMATCH, CONTROL_PLANE_UNAVAILABLE},
+    quiet=frozenset({IN_PROGRESS}),  # Succeeded=Unknown while the run runs: Running=True already says so
 )

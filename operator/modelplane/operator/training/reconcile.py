@@ -4,8 +4,10 @@ Validate the spec (trials, accelerator profile), observe the run's Jobs, resolve
 (pinned by the first Job), create the next trials' Jobs up to the sweep's parallelism, read finished
 trials' runs from the control plane (the objective value is cached on the trial's Job as an annotation,
 so a long sweep does not re-read every run on every pass), pick the best trial, create the ModelVersion
-on success, and apply the status when it changed. A run whose ``Succeeded`` is final for its
-generation is left alone: deleting its Jobs afterwards changes nothing.
+on success, and apply the status when it changed. An unfinished run asks to be checked again after
+``resync_seconds``. A run whose ``Succeeded`` is final for its generation is left alone: deleting its
+Jobs afterwards changes nothing. Jobs come from kopf's index of the Job watch and the Dataset from its
+index of the Dataset watch, so a pass that creates a Job makes two requests: the Job and the status.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from typing import Any
 
 from modelplane.apis.meta import GROUP
 from modelplane.apis.v1alpha1 import TrainingRun, TrainingRunStatus
+from modelplane.apis.v1alpha1.sweep import SweepError, expand_trials
 from modelplane.kube import errors as kube_errors
 from modelplane.kube.resources import DATASETS, JOBS, PODS, SERVICES
 from modelplane.operator import podspec
@@ -28,17 +31,17 @@ from modelplane.operator.controlplane import ControlPlaneError
 from modelplane.operator.jobstate import JobState, PodOutcome, job_state, pod_outcome
 from modelplane.operator.outcome import Outcome, transition_events
 from modelplane.operator.records import Run
-from modelplane.operator.runtime import Runtime
+from modelplane.operator.runtime import DATASETS_INDEX, Runtime, resync_delay
 from modelplane.operator.training import builders, reasons
 from modelplane.operator.training.inputs import ANNOTATION_DATASET, DatasetCheck, DatasetInfo, check_dataset
 from modelplane.operator.training.status import (
     TrainingObservation,
     TrialObservation,
     compute_training_run_status,
+    is_final,
     is_terminal,
     select_best,
 )
-from modelplane.operator.training.trials import SweepError, expand_trials
 
 ANNOTATION_OBJECTIVE = f"{GROUP}/objective"
 """On a finished trial's Job: the objective value read from its run (``none`` when not logged)."""
@@ -67,6 +70,7 @@ async def reconcile_training_run(runtime: Runtime, body: dict[str, Any]) -> Outc
     """Reconcile one TrainingRun (the caller holds its lock)."""
     run = TrainingRun.from_wire(body)
     if (body.get("metadata") or {}).get("deletionTimestamp") or is_terminal(run):
+        _forget(runtime, run)
         return Outcome()
     state = _Pass(runtime, run)
     try:
@@ -137,20 +141,26 @@ async def reconcile_training_run(runtime: Runtime, body: dict[str, Any]) -> Outc
 
 
 async def _observe_jobs(state: _Pass) -> dict[int, JobState]:
-    """The trial Jobs of the current spec by trial index; Jobs of an earlier spec are deleted."""
-    run = state.run
-    listed = await state.runtime.kube.list(JOBS, state.namespace, label_selector=builders.run_selector(run))
+    """The trial Jobs of the current spec by trial index; Jobs of an earlier spec are deleted.
+
+    Read from kopf's index of the Job watch (a LIST only when the pass runs outside kopf).
+    """
+    run, runtime = state.run, state.runtime
+    observed = runtime.jobs.jobs_of(state.uid)
+    if observed is None:
+        listed = await runtime.kube.list(JOBS, state.namespace, label_selector=builders.run_selector(run))
+        observed = [job_state(raw) for raw in listed]
     key = builders.spec_key(run)
     jobs: dict[int, JobState] = {}
-    for raw in listed:
-        job = job_state(raw)
+    for job in observed:
         if state.uid not in job.owner_uids:
             continue
+        runtime.jobs.saw(state.namespace, job)
         trial = job.labels.get(builders.LABEL_TRIAL, "")
         if job.labels.get(builders.LABEL_SPEC_KEY) != key:
             if not job.deleting:
-                await state.runtime.kube.delete(JOBS, state.namespace, job.name)
-                await state.runtime.kube.delete(SERVICES, state.namespace, job.name)  # of a distributed trial
+                await runtime.kube.delete(JOBS, state.namespace, job.name)
+                await runtime.kube.delete(SERVICES, state.namespace, job.name)  # of a distributed trial
                 logger.info("Deleted Job %s/%s of an earlier spec.", state.namespace, job.name)
             continue
         if trial.isdigit() and job.name == builders.trial_job_name(run, int(trial)):
@@ -167,8 +177,7 @@ async def _resolve_dataset(state: _Pass, jobs: dict[int, JobState]) -> DatasetCh
                 f"Training on Dataset {ref.name} version {pinned.version or pinned.digest} (pinned by the first Job)."
             )
             return DatasetCheck(reasons.DATASET_IS_READY, message, pinned)
-    body = await state.runtime.kube.get(DATASETS, state.namespace, ref.name)
-    check = check_dataset(body, ref)
+    check = check_dataset(await _dataset(state, ref.name), ref)
     if check.needs_lookup and ref.digest is not None:
         try:
             version = await state.runtime.control_plane.dataset_version(state.namespace, ref.name, ref.digest)
@@ -183,6 +192,15 @@ async def _resolve_dataset(state: _Pass, jobs: dict[int, JobState]) -> DatasetCh
                 info,
             )
     return check
+
+
+async def _dataset(state: _Pass, name: str) -> dict[str, Any] | None:
+    """The Dataset as kopf's index of the Dataset watch holds it (a GET only when run outside kopf)."""
+    indices = state.runtime.indices
+    if indices.get(DATASETS_INDEX) is None:
+        return await state.runtime.kube.get(DATASETS, state.namespace, name)
+    found: dict[str, Any] | None = indices.one(DATASETS_INDEX, (state.namespace, name))
+    return found
 
 
 async def _ensure_parent_run(state: _Pass, parent: str, dataset: DatasetInfo) -> bool:
@@ -222,6 +240,7 @@ async def _create_trials(
         )
         stored = await state.runtime.kube.apply(manifest)
         jobs[trial.index] = job_state(stored or manifest)
+        state.runtime.jobs.saw(state.namespace, jobs[trial.index])
         state.created.append(manifest["metadata"]["name"])
         active += 1
         logger.info(
@@ -240,9 +259,7 @@ async def _sync_suspend(state: _Pass, jobs: dict[int, JobState]) -> None:
         return
     for job in jobs.values():
         if job.running and job.suspend_requested != run.spec.suspend:
-            await state.runtime.kube.merge_patch(
-                JOBS, state.namespace, job.name, {"spec": {"suspend": run.spec.suspend}}
-            )
+            await _patch_job(state, job.name, {"spec": {"suspend": run.spec.suspend}})
 
 
 async def _close_failed_runs(state: _Pass, trials: list[builders.Trial], jobs: dict[int, JobState]) -> None:
@@ -254,9 +271,13 @@ async def _close_failed_runs(state: _Pass, trials: list[builders.Trial], jobs: d
         except ControlPlaneError as exc:
             state.note_control_plane(exc)
             continue
-        await state.runtime.kube.merge_patch(
-            JOBS, state.namespace, job.name, {"metadata": {"annotations": {ANNOTATION_RUN_CLOSED: "true"}}}
-        )
+        await _patch_job(state, job.name, {"metadata": {"annotations": {ANNOTATION_RUN_CLOSED: "true"}}})
+
+
+async def _patch_job(state: _Pass, name: str, patch: dict[str, Any]) -> None:
+    """Merge-patch one of the run's Jobs. Its event runs another pass: the version it writes may also hold a
+    change of the Job controller that this pass did not see (kopf may hand over only the latest event)."""
+    await state.runtime.kube.merge_patch(JOBS, state.namespace, name, patch)
 
 
 def _parse_objective(text: str | None) -> float | None:
@@ -289,9 +310,7 @@ async def _objectives(
                 continue
             value = found.metric_values.get(sweep.objective.metric) if found is not None else None
             cached = repr(value) if value is not None else "none"
-            await state.runtime.kube.merge_patch(
-                JOBS, state.namespace, job.name, {"metadata": {"annotations": {ANNOTATION_OBJECTIVE: cached}}}
-            )
+            await _patch_job(state, job.name, {"metadata": {"annotations": {ANNOTATION_OBJECTIVE: cached}}})
             if found is not None:
                 runs[index] = found
         value = _parse_objective(cached)
@@ -365,6 +384,9 @@ async def _finish(
     run, runtime = state.run, state.runtime
     status = compute_training_run_status(run, observed, runtime.clock())
     written = await write_status(runtime, run, status)
+    final = is_final(status, run.metadata.generation)
+    if final:
+        _forget(runtime, run)
     events = transition_events(run.status.conditions if run.status else [], status.conditions, reasons.EVENTS)
     return Outcome(
         events=events,
@@ -373,14 +395,23 @@ async def _finish(
         permanent=permanent,
         status_written=written,
         children_created=tuple(state.created),
+        resync_after=None if final else resync_delay(runtime.config.resync_seconds, run.metadata.uid),
     )
+
+
+def _forget(runtime: Runtime, run: TrainingRun) -> None:
+    """A finished run needs no version memory: its Jobs' events and its handlers find it finished."""
+    namespace = run.metadata.namespace or ""
+    jobs = runtime.jobs.jobs_of(run.metadata.uid or "") or []
+    runtime.jobs.forget(namespace, [job.name for job in jobs])
+    runtime.written.forget(run.kind, namespace, run.metadata.name)
 
 
 async def write_status(runtime: Runtime, run: TrainingRun, status: TrainingRunStatus) -> bool:
     """Apply the status when it differs from the stored one; True when written."""
     if run.status is not None and run.status == status:
         return False
-    await runtime.kube.apply_status(
+    stored = await runtime.kube.apply_status(
         {
             "apiVersion": run.api_version,
             "kind": run.kind,
@@ -388,4 +419,5 @@ async def write_status(runtime: Runtime, run: TrainingRun, status: TrainingRunSt
             "status": status.to_wire(),
         }
     )
+    runtime.written.note(run.kind, stored)
     return True

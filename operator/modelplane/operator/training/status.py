@@ -66,11 +66,13 @@ def select_best(trials: tuple[TrialObservation, ...] | list[TrialObservation], d
 
 def is_terminal(run: TrainingRun) -> bool:
     """Whether the run is over for its current generation (Succeeded final and observed at this generation)."""
-    status = run.status
-    if status is None:
-        return False
+    return run.status is not None and is_final(run.status, run.metadata.generation)
+
+
+def is_final(status: TrainingRunStatus, generation: int | None) -> bool:
+    """Whether ``status`` says the run is over for ``generation``."""
     for condition in status.conditions:
-        if condition.type == reasons.SUCCEEDED and condition.observed_generation == run.metadata.generation:
+        if condition.type == reasons.SUCCEEDED and condition.observed_generation == generation:
             return condition.status is TRUE or (
                 condition.status is FALSE and condition.reason in reasons.TERMINAL_FAILURES
             )

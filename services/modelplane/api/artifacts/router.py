@@ -1,8 +1,10 @@
-"""HTTP routes of the artifact store: streaming upload with digest check, download, presigned URLs.
+"""HTTP routes of the artifact store: streaming upload with digest check, download, presigned URLs, deletion.
 
 Uploads are spooled to a temporary file while hashed (memory stays bounded), rejected early when the
 claimed ``X-Content-SHA256`` does not match, then handed to the store, which verifies again and publishes
-at the content address. Store errors map to HTTP once, here.
+at the content address. Deletion serves retention policies (the ModelVersion operator's
+``retentionPolicy: Delete``): its audit row is flushed before the object goes, so a database that cannot
+record it stops the deletion. Store errors map to HTTP once, here.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Annotated, Literal, TypeVar
 
-from fastapi import APIRouter, Header, Request, status
+from fastapi import APIRouter, Header, Request, Response, status
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
@@ -162,6 +164,32 @@ async def complete(
     record(session, caller, "artifact.upload", namespace, "artifact", ref.sha256, after={"size": ref.size})
     await session.commit()
     return ArtifactOut(uri=ref.uri, sha256=ref.sha256, size=ref.size)
+
+
+@router.delete(
+    "/namespaces/{namespace}/artifacts/{sha256}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    response_class=Response,
+    responses={404: {"description": "No artifact with this digest in the namespace."}},
+)
+async def delete(namespace: Namespace, sha256: str, session: Session, caller: Caller, artifacts: Artifacts) -> Response:
+    """Delete an artifact (editor): 204, or 404 when the namespace holds none with this digest.
+
+    Nothing checks whether a registered version or run still points at it: the caller decides (the
+    operator keeps digests another ModelVersion has). Rows that name it stay, as history.
+    """
+    caller.require(namespace, Role.EDITOR)
+    uri = _uri(artifacts, namespace, sha256)
+    digest = artifacts.parse_uri(uri).sha256
+    try:
+        info: artifact_errors.ArtifactInfo = await _call(artifacts.stat, uri)
+    except NotFound as error:
+        raise NotFound(f"no artifact with sha256 {digest} in namespace {namespace!r}") from error
+    record(session, caller, "artifact.delete", namespace, "artifact", info.sha256, before={"size": info.size})
+    await session.flush()  # the audit row can be written: only then does the object go
+    await _call(artifacts.delete, uri)
+    await session.commit()
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 def _uri(artifacts: ArtifactStore, namespace: str, sha256: str) -> str:

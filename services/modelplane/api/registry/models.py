@@ -26,7 +26,11 @@ class RegisteredModel(Base):
 
 
 class ModelVersionRow(Base):
-    """One immutable version of a model: its artifact, signature, metrics and lineage."""
+    """One immutable version of a model: its artifact, signature, metrics and lineage.
+
+    ``optimized_artifact`` is the derived (e.g. dynamically quantized) artifact the validation job kept:
+    ``{"uri", "sha256", "size_bytes", "quantization", "accuracy_delta", "single_inference_microseconds"}``.
+    """
 
     __tablename__ = "model_versions"
     __table_args__ = (
@@ -47,6 +51,9 @@ class ModelVersionRow(Base):
     run_id: Mapped[int | None] = mapped_column(ForeignKey("runs.id", ondelete="SET NULL"), index=True, default=None)
     dataset_digest: Mapped[str | None] = mapped_column(String(71), default=None)
     source: Mapped[str | None] = mapped_column(String(253), default=None)
+    training_run: Mapped[str | None] = mapped_column(String(253), default=None)
+    optimized_artifact: Mapped[dict[str, Any] | None] = mapped_column(default=None)
+    single_inference_microseconds: Mapped[int | None] = mapped_column(BigInteger, default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     created_by: Mapped[str] = mapped_column(String(253))
 

@@ -10,12 +10,14 @@ from pydantic import BaseModel, Field, StringConstraints
 from modelplane.api.datasets.schemas import Digest, Text, Uri
 from modelplane.api.schemas import RequestBody
 from modelplane.apis.v1alpha1.common import DNS_LABEL_PATTERN, DNS_SUBDOMAIN_PATTERN, SHA256_HEX_PATTERN
-from modelplane.apis.v1alpha1.model_version import ModelFormat
+from modelplane.apis.v1alpha1.model_version import ModelFormat, Quantization
 
 ModelName = Annotated[str, StringConstraints(min_length=1, max_length=63, pattern=DNS_LABEL_PATTERN)]
 RunId = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{32}$")]
 TagValue = Annotated[str, StringConstraints(max_length=8000)]
 MetricName = Annotated[str, StringConstraints(min_length=1, max_length=250, pattern=r"^[\w\-./ :]+$")]
+ResourceName = Annotated[str, StringConstraints(min_length=1, max_length=253, pattern=DNS_SUBDOMAIN_PATTERN)]
+Microseconds = Annotated[int, Field(ge=0, le=2**63 - 1)]
 
 
 class ModelCreate(RequestBody):
@@ -31,6 +33,19 @@ class ModelOut(BaseModel):
     aliases: dict[str, int] = Field(description="Alias → version number.")
     created_at: datetime
     updated_at: datetime
+
+
+class OptimizedArtifact(RequestBody):
+    """A derived artifact of a version (a dynamically quantized copy, say), measured against the original."""
+
+    uri: Uri = Field(description="Where the derived artifact is.")
+    sha256: str = Field(pattern=SHA256_HEX_PATTERN, description="sha256 (hex) of the derived artifact.")
+    size_bytes: int = Field(ge=0, le=2**63 - 1, description="Its size in bytes.")
+    quantization: Quantization = Field(description="How it was derived (Dynamic).")
+    accuracy_delta: float | None = Field(
+        None, allow_inf_nan=False, description="Its primary metric minus the original's on the evaluation split."
+    )
+    single_inference_microseconds: Microseconds | None = Field(None, description="Latency of one inference.")
 
 
 class ModelVersionCreate(RequestBody):
@@ -49,6 +64,11 @@ class ModelVersionCreate(RequestBody):
     source: str | None = Field(
         None, min_length=1, max_length=253, pattern=DNS_SUBDOMAIN_PATTERN, description="ModelVersion resource name."
     )
+    training_run: ResourceName | None = Field(None, description="TrainingRun that produced the model.")
+    optimized_artifact: OptimizedArtifact | None = Field(None, description="The derived artifact kept, if any.")
+    single_inference_microseconds: Microseconds | None = Field(
+        None, description="Latency of one inference on sample rows, measured by the validation job."
+    )
 
 
 class ModelVersionOut(BaseModel):
@@ -66,6 +86,9 @@ class ModelVersionOut(BaseModel):
     run_id: str | None
     dataset_digest: str | None
     source: str | None
+    training_run: str | None
+    optimized_artifact: dict[str, Any] | None
+    single_inference_microseconds: int | None
     tags: dict[str, str]
     aliases: list[str]
     created_at: datetime

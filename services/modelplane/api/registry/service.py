@@ -75,6 +75,9 @@ async def _versions_out(
             run_id=run_ids.get(row.run_id) if row.run_id is not None else None,
             dataset_digest=row.dataset_digest,
             source=row.source,
+            training_run=row.training_run,
+            optimized_artifact=row.optimized_artifact,
+            single_inference_microseconds=row.single_inference_microseconds,
             tags=tags[row.id],
             aliases=aliases[row.id],
             created_at=row.created_at,
@@ -163,6 +166,10 @@ def _differences(row: ModelVersionRow, body: ModelVersionCreate, run_pk: int | N
     return [f for f in IDENTITY_FIELDS if f in body.model_fields_set and stored[f] != sent[f]]
 
 
+def _optimized(body: ModelVersionCreate) -> dict[str, Any] | None:
+    return None if body.optimized_artifact is None else body.optimized_artifact.model_dump(mode="json")
+
+
 async def _existing_version(
     session: AsyncSession, model: RegisteredModel, body: ModelVersionCreate, run_pk: int | None
 ) -> ModelVersionOut | None:
@@ -217,6 +224,9 @@ async def create_version(
             run_id=run_pk,
             dataset_digest=body.dataset_digest,
             source=body.source,
+            training_run=body.training_run,
+            optimized_artifact=_optimized(body),
+            single_inference_microseconds=body.single_inference_microseconds,
             created_by=principal.name,
         )
         session.add(row)

@@ -23,10 +23,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from modelplane.apis.v1alpha1.sweep import trial_hyperparameters
 from modelplane.apis.v1alpha1.training_run import Lineage, Task, TrainingRun
 from modelplane.jobs.context import JobContext
 from modelplane.jobs.errors import PERMANENT_EXIT_CODES, InvalidSpec, JobError, TrainingFailed
-from modelplane.jobs.sweep import trial_hyperparameters
 from modelplane.jobs.training.data import DatasetVersion, Frame, load_split, resolve_dataset, to_frame
 from modelplane.jobs.training.estimator import build_estimator, estimator_parameters, resolve_estimator
 from modelplane.jobs.training.evaluation import evaluate

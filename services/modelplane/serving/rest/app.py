@@ -98,9 +98,14 @@ class ServingApp:
                 if not message.get("more_body", False):
                     return b"".join(chunks)
 
-        result = await self._handler.handle(protocol, name, version, headers, read_body, started)
-        if result is not None:
-            await _send(send, result)
+        inflight = self.dataplane.metrics.inflight_requests  # what a Concurrency HPA scales on
+        inflight.inc()
+        try:
+            result = await self._handler.handle(protocol, name, version, headers, read_body, started)
+            if result is not None:
+                await _send(send, result)
+        finally:
+            inflight.dec()
 
 
 async def _send(send: Send, result: HttpResult) -> None:
@@ -121,9 +126,14 @@ def _model_and_version(rest: str) -> tuple[str, str | None] | None:
     return name, version
 
 
-def build_app(config: ServingConfig, *, metrics: ServingMetrics | None = None) -> ServingApp:
-    """The server's ASGI application for a config (models load when the lifespan starts)."""
-    dataplane = DataPlane(config, metrics)
+def build_app(config: ServingConfig, *, metrics: ServingMetrics | None = None, freeze_gc: bool = True) -> ServingApp:
+    """The server's ASGI application for a config (models load when the lifespan starts).
+
+    ``freeze_gc``: once the models are loaded, collect and :func:`gc.freeze` what is alive (see
+    :class:`~modelplane.serving.dataplane.DataPlane`); turn it off when the application is not the
+    process's own, e.g. embedded in a test process.
+    """
+    dataplane = DataPlane(config, metrics, freeze_gc=freeze_gc)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:

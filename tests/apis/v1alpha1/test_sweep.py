@@ -1,4 +1,5 @@
-"""The pure sweep helpers: trial expansion (Grid, Random, scales, rounding) and best-trial selection."""
+"""The sweep module shared by the operator and the jobs: trial expansion (Grid, Random, scales, rounding),
+effective hyperparameters and best-trial selection."""
 
 from __future__ import annotations
 
@@ -6,23 +7,25 @@ import json
 import math
 import subprocess
 import sys
+from typing import Any
 
 import pytest
 
-from modelplane.apis.v1alpha1.training_run import Objective, TrainingRunSpec
-from modelplane.jobs.sweep import (
+from modelplane.apis.v1alpha1.sweep import (
     SweepError,
     best_trial,
     expand_trials,
     grid_values,
+    trial_count,
     trial_hyperparameters,
 )
+from modelplane.apis.v1alpha1.training_run import Objective, TrainingRunSpec
 
 pytestmark = pytest.mark.unit
 
 
-def spec(sweep: dict | None, **fields) -> TrainingRunSpec:
-    body = {
+def spec(sweep: dict[str, Any] | None, **fields: Any) -> TrainingRunSpec:
+    body: dict[str, Any] = {
         "datasetRef": {"name": "iris"},
         "trainer": {"builtin": {"estimator": "RandomForestClassifier"}},
         "hyperparameters": {"n_estimators": 10, "max_depth": 3},
@@ -33,27 +36,27 @@ def spec(sweep: dict | None, **fields) -> TrainingRunSpec:
     return TrainingRunSpec.model_validate(body)
 
 
-def test_no_sweep_has_no_trials():
+def test_a_run_without_a_sweep_has_no_searched_values_and_one_trial():
     assert expand_trials(spec(None)) == []
+    assert trial_count(spec(None)) == 1
 
 
 def test_grid_is_the_product_in_parameter_order():
-    trials = expand_trials(
-        spec(
-            {
-                "parameters": [
-                    {"name": "max_depth", "values": [2, 4]},
-                    {"name": "criterion", "values": ["gini", "log_loss"]},
-                ]
-            }
-        )
-    )
+    sweep = {
+        "parameters": [
+            {"name": "max_depth", "values": [2, 4]},
+            {"name": "criterion", "values": ["gini", "log_loss"]},
+        ]
+    }
+    trials = expand_trials(spec(sweep))
     assert trials == [
         {"max_depth": 2, "criterion": "gini"},
         {"max_depth": 2, "criterion": "log_loss"},
         {"max_depth": 4, "criterion": "gini"},
         {"max_depth": 4, "criterion": "log_loss"},
     ]
+    assert trial_count(spec(sweep)) == 4
+    assert len(expand_trials(spec({**sweep, "maxTrials": 3}))) == 3
 
 
 @pytest.mark.parametrize(
@@ -63,9 +66,10 @@ def test_grid_is_the_product_in_parameter_order():
         ({"min": 1e-4, "max": 1, "steps": 5, "scale": "Log"}, [1e-4, 1e-3, 1e-2, 0.1, 1.0]),
         ({"min": 1, "max": 4, "steps": 7, "integer": True}, [1, 2, 3, 4]),  # rounding repeats are dropped
         ({"min": 1, "max": 1000, "steps": 4, "scale": "Log", "integer": True}, [1, 10, 100, 1000]),
+        ({"min": 10, "max": 1000, "steps": 5, "scale": "Log", "integer": True}, [10, 32, 100, 316, 1000]),
     ],
 )
-def test_grid_ranges_with_steps(range_, expected):
+def test_grid_ranges_with_steps(range_: dict[str, Any], expected: list[Any]):
     trials = expand_trials(spec({"parameters": [{"name": "p", "range": range_}]}))
     assert [t["p"] for t in trials] == expected
     assert all(type(v) is type(expected[0]) for v in (t["p"] for t in trials))
@@ -107,10 +111,9 @@ def test_random_is_reproducible_in_range_and_seeded():
 
 
 def test_invalid_sweeps_are_errors():
+    parameter = spec({"parameters": [{"name": "p", "values": [1]}]}).sweep.parameters[0]  # type: ignore[union-attr]
     with pytest.raises(SweepError, match="needs values or a range"):
-        grid_values(
-            spec({"parameters": [{"name": "p", "values": [1]}]}).sweep.parameters[0].model_copy(update={"values": None})
-        )
+        grid_values(parameter.model_copy(update={"values": None}))
     with pytest.raises(SweepError, match="no integer"):
         expand_trials(
             spec({"parameters": [{"name": "p", "range": {"min": 0.2, "max": 0.8, "integer": True, "steps": 2}}]})
@@ -139,8 +142,18 @@ def test_best_trial_by_direction_ties_and_missing_values():
     assert best_trial({0: {}}, Objective(metric="f1")) is None
 
 
+def test_the_jobs_and_the_operator_use_this_one_implementation():
+    """No copy of the algorithm elsewhere: both callers import this module."""
+    from modelplane.jobs.training import job
+    from modelplane.operator.training import builders, reconcile
+
+    assert job.trial_hyperparameters is trial_hyperparameters
+    assert builders.trial_hyperparameters is trial_hyperparameters
+    assert reconcile.expand_trials is expand_trials
+
+
 def test_importing_the_sweep_module_loads_nothing_heavy():
-    heavy = ("numpy", "pyarrow", "sklearn", "onnx", "onnxruntime", "minio", "httpx")
-    code = f"import sys, modelplane.jobs.sweep; print([m for m in {heavy!r} if m in sys.modules])"
+    heavy = ("numpy", "pyarrow", "sklearn", "onnx", "onnxruntime", "minio", "httpx", "kopf", "fastapi")
+    code = f"import sys, modelplane.apis.v1alpha1.sweep; print([m for m in {heavy!r} if m in sys.modules])"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"

@@ -1,9 +1,12 @@
-"""Sweeps, pure: the trials of ``spec.sweep`` and the best of their results.
+"""Sweeps of a TrainingRun, pure: the trials of ``spec.sweep`` and the best of their results.
 
-The operator imports this module to plan one Job per trial (:func:`expand_trials`, with the values it
-passes as ``MODELPLANE_TRIAL_PARAMS``) and to rank finished trials (:func:`best_trial`); the trainer
-merges a trial's values over ``spec.hyperparameters`` with :func:`trial_hyperparameters`. It imports
-only the standard library and the API types, so the operator loads nothing heavy through it.
+The one implementation both sides use: the operator plans one Job per trial with :func:`expand_trials`
+(passing each trial's values as ``MODELPLANE_TRIAL_PARAMS``) before anything ran, so trial *i*'s Job
+name and run id are known up front and a restarted operator resumes the same sweep; the trainer
+(``modelplane.jobs``) merges a trial's values over ``spec.hyperparameters`` with
+:func:`trial_hyperparameters`; :func:`best_trial` ranks finished trials by the objective. It sits with
+the API types because it is a function of them only (standard library, no framework): the operator and
+the jobs may both import ``modelplane.apis`` (``.importlinter``), never each other.
 
 Both algorithms are deterministic: a Grid enumerates the Cartesian product in the order the parameters
 are listed (the last one varies fastest); a Random search draws ``maxTrials`` samples from
@@ -46,6 +49,11 @@ def expand_trials(spec: TrainingRunSpec) -> list[dict[str, Any]]:
     if sweep.algorithm == SweepAlgorithm.GRID:
         return grid_trials(sweep)
     return random_trials(sweep, sweep.seed if sweep.seed is not None else spec.seed)
+
+
+def trial_count(spec: TrainingRunSpec) -> int:
+    """How many Jobs the run has: one per trial, one without a sweep."""
+    return len(expand_trials(spec)) if spec.sweep is not None else 1
 
 
 def grid_trials(sweep: SweepSpec) -> list[dict[str, Any]]:
