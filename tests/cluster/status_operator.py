@@ -1,7 +1,7 @@
 """A tiny test operator for the cluster tier: marks each new Dataset Ready through the status subresource.
 
 Run as a file by ``kopf run`` (see ``harness.operator_process``) as the operator's restricted identity.
-It uses ModelPlane's kopf settings (``modelplane.io/`` annotations, no status storage) and a
+It uses ModelPlane's kopf settings (kopf's storage under ``kopf.modelplane.io/``, no status storage) and a
 group-qualified selector, as the real handlers do.
 """
 

@@ -1,13 +1,15 @@
 """The operator's long-lived collaborators, created at start-up and handed to every handler via kopf's memo.
 
 One :class:`Runtime` per operator process: the configuration, the Kubernetes client, the control-plane
-client, a clock (tests may replace it), per-object locks, a bound on concurrent passes and the view of
-the operator's Jobs. The locks serialise the passes over one parent: kopf runs a parent's own handlers
-one at a time, but a child's event (a Job changed) reconciles the parent from another task, and two
-passes over the same object must not interleave their reads and writes. The bound keeps a burst (a
-thousand TrainingRuns applied at once) from opening a thousand requests at once: passes queue for a
-slot instead, and the HTTP connection pool stays warm. :class:`Indices` and :class:`JobView` let a pass
-read its Jobs and its Dataset from kopf's indices of their watches instead of asking the API server.
+client, a clock (tests may replace it), per-object locks, each object's next pass (:class:`Requeues`:
+retries and re-checks), a bound on concurrent passes, the views of kopf's indices and the versions that
+let a pass skip a read or a child event. The locks serialise the passes over one parent: kopf runs a
+parent's own handlers one at a time, but a child's event (a Job changed) reconciles the parent from
+another task, and two passes over the same object must not interleave their reads and writes. The
+bound keeps a burst (a thousand TrainingRuns applied at once) from opening a thousand requests at once:
+passes queue for a slot instead, and the HTTP connection pool stays warm. :class:`Indices` and
+:class:`JobView` let a pass read its Jobs and its Dataset from kopf's indices of their watches instead
+of asking the API server.
 """
 
 from __future__ import annotations

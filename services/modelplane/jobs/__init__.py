@@ -10,7 +10,7 @@ In-process (the local runtime): ``modelplane.jobs.ingest.job.run_ingest(dataset,
 :class:`modelplane.jobs.context.JobContext` (``source_input``, ``evaluation``: the resolved
 :class:`~modelplane.jobs.context.ModelSourceInput` and :class:`~modelplane.jobs.context.DatasetInput`, or
 None to resolve them from the resource and the control plane).
-``modelplane.jobs.sweep`` (pure, light) expands sweeps and picks the best trial for the operator.
+``modelplane.apis.v1alpha1.sweep`` (pure, light) expands sweeps and picks the best trial for the operator.
 
 Contract with the operator (details and examples in ``docs/jobs.md``):
 
