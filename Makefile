@@ -9,7 +9,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 CRD_DIRS := crds $(wildcard helm/modelplane/crds)
 PYTEST_ARGS ?=
-LINT_PATHS := operator services tests $(wildcard bench)
+LINT_PATHS := operator services tests $(wildcard bench) $(wildcard examples)
 
 .PHONY: help demo demo-down venv system-deps lint fmt typecheck test test-fast test-cluster test-bin crds check-crds clean bench-tracking bench-operator bench-serving image helm-bin helm-lint e2e chart-crds
 
