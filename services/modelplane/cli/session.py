@@ -8,6 +8,7 @@ while the daemon is down too — ``get`` then tells you nothing is reconciling.
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import os
 import signal
@@ -42,8 +43,9 @@ class Session:
     def open(cls, home: Path | None = None) -> Session:
         return cls(LocalHome(home) if home else LocalHome.default())
 
-    @property
+    @functools.cached_property
     def store(self) -> ObjectStore:
+        """The object store, opened once per session (a ``wait`` loop reads it many times)."""
         self.home.ensure()
         return ObjectStore(self.home.objects_db)
 
