@@ -353,3 +353,62 @@ def test_a_large_model_result_fits_the_termination_log():
     assert decoded["registeredVersion"] == 4
     assert decoded["artifact"] == result["artifact"]
     assert decoded["gates"] == result["gates"]
+
+
+# single-file artifacts
+
+
+def test_a_model_with_external_data_files_is_rejected_naming_them(tmp_path):
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    def floats(name: str, shape: tuple[int, int]) -> onnx.TensorProto:
+        return numpy_helper.from_array(np.ones(shape, dtype=np.float32), name=name)
+
+    branch = helper.make_graph(  # a subgraph with a tensor of its own: found there too
+        [helper.make_node("Constant", [], ["k"], value=floats("k", (32, 64)))],
+        "branch",
+        [],
+        [helper.make_tensor_value_info("k", TensorProto.FLOAT, [32, 64])],
+    )
+    graph = helper.make_graph(
+        [
+            helper.make_node("MatMul", ["x", "w"], ["h"]),
+            helper.make_node("If", ["c"], ["z"], then_branch=branch, else_branch=branch),
+        ],
+        "g",
+        [
+            helper.make_tensor_value_info("x", TensorProto.FLOAT, [None, 32]),
+            helper.make_tensor_value_info("c", TensorProto.BOOL, []),
+        ],
+        [
+            helper.make_tensor_value_info("h", TensorProto.FLOAT, [None, 64]),
+            helper.make_tensor_value_info("z", TensorProto.FLOAT, [32, 64]),
+        ],
+        [floats("w", (32, 64))],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+
+    def copy() -> onnx.ModelProto:  # saving with external data rewrites the tensors of the model it is given
+        duplicate = onnx.ModelProto()
+        duplicate.CopyFrom(model)
+        return duplicate
+
+    onnx.save_model(copy(), tmp_path / "one.onnx")
+    assert check.external_data_files(check.check_onnx(tmp_path / "one.onnx")) == []
+
+    onnx.save_model(
+        copy(), tmp_path / "split.onnx", save_as_external_data=True, location="split.onnx.data", size_threshold=0
+    )
+    assert (tmp_path / "split.onnx.data").is_file()  # the checker would accept it beside its data file
+    with pytest.raises(InvalidModel, match=r"external data files \(split\.onnx\.data\).*external_data=False"):
+        check.check_onnx(tmp_path / "split.onnx")
+
+    nested = copy()  # onnx's saver leaves subgraph tensors inline; a hand-written file may not
+    then_branch = next(a.g for a in nested.graph.node[1].attribute if a.name == "then_branch")
+    constant = then_branch.node[0].attribute[0].t
+    constant.ClearField("float_data")
+    constant.ClearField("raw_data")
+    constant.data_location = TensorProto.EXTERNAL
+    constant.external_data.add(key="location", value="k.bin")
+    assert check.external_data_files(nested) == ["k.bin"]

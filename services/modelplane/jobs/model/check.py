@@ -1,7 +1,8 @@
 """Is it a model: the ONNX checker, an ONNX Runtime session, one inference and its latency.
 
 Where it sits: after the artifact's sha256 is verified (:mod:`.source`) and before the signature
-(:mod:`.signature`). Bytes that are not ONNX, a graph the checker rejects, a model ONNX Runtime cannot
+(:mod:`.signature`). Bytes that are not ONNX, a model whose weights live in external data files (an
+artifact is one file), a graph the checker rejects, a model ONNX Runtime cannot
 load (an operator or opset it lacks) and a model that fails on well-formed inputs are all
 :class:`InvalidModel`, with the checker's or the runtime's first line of explanation.
 
@@ -36,11 +37,41 @@ def check_onnx(path: Path) -> Any:
         raise InvalidModel(f"the artifact is not an ONNX model: {first_line(error)}") from error
     if not model.graph.node and not model.graph.output:
         raise InvalidModel("the artifact is not an ONNX model: it parses as an empty graph")
+    external = external_data_files(model)
+    if external:
+        raise InvalidModel(
+            f"the model keeps its weights in external data files ({', '.join(external)}), and an artifact is one "
+            "file: save it with every tensor inside (torch.onnx.export(..., external_data=False), or "
+            "onnx.save_model(model, path, save_as_external_data=False)); one file holds up to 2 GiB"
+        )
     try:
         onnx.checker.check_model(str(path))
     except Exception as error:  # ValidationError, and e.g. UnicodeDecodeError on damaged strings
         raise InvalidModel(f"the ONNX checker rejected the model: {first_line(error)}") from error
     return model
+
+
+def external_data_files(model: Any) -> list[str]:
+    """The files a model's tensors refer to (``data_location: EXTERNAL``), in its graphs and subgraphs."""
+    import onnx
+
+    found: set[str] = set()
+    graphs = [model.graph]
+    while graphs:
+        graph = graphs.pop()
+        tensors = [*graph.initializer, *(sparse.values for sparse in graph.sparse_initializer)]
+        for node in graph.node:
+            for attribute in node.attribute:
+                tensors.extend(attribute.tensors)
+                graphs.extend(attribute.graphs)
+                if attribute.HasField("t"):
+                    tensors.append(attribute.t)
+                if attribute.HasField("g"):
+                    graphs.append(attribute.g)
+        for tensor in tensors:
+            if tensor.data_location == onnx.TensorProto.EXTERNAL:
+                found.update(entry.value for entry in tensor.external_data if entry.key == "location")
+    return sorted(found)
 
 
 def open_session(path: Path) -> Any:
