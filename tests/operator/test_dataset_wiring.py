@@ -5,15 +5,15 @@ create), writes status through the ``status`` subresource, and a Job event recon
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
 import pytest
 from prometheus_client import REGISTRY
 
+from harness.conditions import condition
 from harness.kube import KmockCluster
-from harness.ports import free_port
+from harness.operators import isolate_operator_env
 
 pytestmark = pytest.mark.kmock
 
@@ -22,16 +22,8 @@ OPERATOR = Path(__file__).parent / "wiring_operator.py"
 
 @pytest.fixture
 def operator_env(monkeypatch: pytest.MonkeyPatch, kmock_cluster: KmockCluster) -> None:
-    """The operator's own client reads KUBECONFIG (kopf logs in through the harness); no control plane listens."""
-    for name in [n for n in os.environ if n.startswith("MODELPLANE_OPERATOR_")]:
-        monkeypatch.delenv(name)
-    monkeypatch.setenv("KUBECONFIG", str(kmock_cluster.kubeconfig))
-    monkeypatch.setenv("MODELPLANE_OPERATOR_API_URL", f"http://127.0.0.1:{free_port()}")
-    monkeypatch.setenv("MODELPLANE_OPERATOR_RETRY_DELAY_SECONDS", "0.5")
-
-
-def condition(obj: dict[str, Any], type_: str) -> dict[str, Any]:
-    return next((c for c in (obj.get("status") or {}).get("conditions") or [] if c["type"] == type_), {})
+    """No control plane listens; a pass that cannot reach it is retried within the test's waits."""
+    isolate_operator_env(monkeypatch, kmock_cluster.kubeconfig, retry_delay_seconds=0.5)
 
 
 def dataset(name: str) -> dict[str, Any]:

@@ -8,7 +8,6 @@ deletion event.
 from __future__ import annotations
 
 import json
-import os
 import time
 from pathlib import Path
 from typing import Any
@@ -16,8 +15,9 @@ from typing import Any
 import pytest
 from prometheus_client import REGISTRY
 
+from harness.conditions import condition
 from harness.kube import KmockCluster, KubeApiError
-from harness.ports import free_port
+from harness.operators import isolate_operator_env
 
 pytestmark = pytest.mark.kmock
 
@@ -29,16 +29,7 @@ FINALIZER = "modelplane.io/artifact-retention"
 @pytest.fixture
 def operator_env(monkeypatch: pytest.MonkeyPatch, kmock_cluster: KmockCluster) -> None:
     """No control plane listens; retries are longer than the tests wait (events must do the work)."""
-    for name in [n for n in os.environ if n.startswith("MODELPLANE_OPERATOR_")]:
-        monkeypatch.delenv(name)
-    monkeypatch.setenv("KUBECONFIG", str(kmock_cluster.kubeconfig))
-    monkeypatch.setenv("MODELPLANE_OPERATOR_API_URL", f"http://127.0.0.1:{free_port()}")
-    monkeypatch.setenv("MODELPLANE_OPERATOR_RETRY_DELAY_SECONDS", "60")
-    monkeypatch.setenv("MODELPLANE_OPERATOR_RESYNC_SECONDS", "60")
-
-
-def condition(obj: dict[str, Any], type_: str) -> dict[str, Any]:
-    return next((c for c in (obj.get("status") or {}).get("conditions") or [] if c["type"] == type_), {})
+    isolate_operator_env(monkeypatch, kmock_cluster.kubeconfig, retry_delay_seconds=60, resync_seconds=60)
 
 
 def external(name: str) -> dict[str, Any]:

@@ -10,32 +10,19 @@ ModelVersion controller would otherwise recompute from a validation Job.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from harness.conditions import condition
 from harness.kube import CORE_RESOURCES, MODELPLANE_RESOURCES, KmockCluster, ResourceRef
-from harness.ports import free_port
+from harness.operators import INFERENCE_OPERATOR, isolate_operator_env
 from modelplane.operator.naming import child_name, short_hash
 
 pytestmark = pytest.mark.kmock
 
-OPERATOR = """
-import kopf
-
-from modelplane.operator import children, registration, settings
-from modelplane.operator.inference import handlers
-
-registry = kopf.get_default_registry()
-kopf.on.startup(registry=registry, id="configure")(settings.configure)
-kopf.on.startup(registry=registry, id="runtime")(registration.start_runtime)
-kopf.on.cleanup(registry=registry, id="runtime")(registration.stop_runtime)
-handlers.register(registry, resync_seconds=60)
-children.register(registry, {"InferenceService": handlers.reconcile_from_child})
-"""
 HPAS = ResourceRef("autoscaling", "v2", "horizontalpodautoscalers", "HorizontalPodAutoscaler")
 PDBS = ResourceRef("policy", "v1", "poddisruptionbudgets", "PodDisruptionBudget", subresources=frozenset())
 DIGEST = "4b" * 32
@@ -52,24 +39,9 @@ def cluster(tmp_path: Path) -> Iterator[KmockCluster]:
 
 
 @pytest.fixture
-def operator_file(tmp_path: Path) -> Path:
-    path = tmp_path / "inference_operator.py"
-    path.write_text(OPERATOR, encoding="utf-8")
-    return path
-
-
-@pytest.fixture
 def operator_env(monkeypatch: pytest.MonkeyPatch, cluster: KmockCluster) -> None:
-    for name in [n for n in os.environ if n.startswith("MODELPLANE_OPERATOR_")]:
-        monkeypatch.delenv(name)
-    monkeypatch.setenv("KUBECONFIG", str(cluster.kubeconfig))
-    monkeypatch.setenv("MODELPLANE_OPERATOR_API_URL", f"http://127.0.0.1:{free_port()}")
-    # Longer than the test waits: the waiting service must be started by its ModelVersion, not by a retry.
-    monkeypatch.setenv("MODELPLANE_OPERATOR_RETRY_DELAY_SECONDS", "60")
-
-
-def condition(obj: dict[str, Any], type_: str) -> dict[str, Any]:
-    return next((c for c in (obj.get("status") or {}).get("conditions") or [] if c["type"] == type_), {})
+    """Retries longer than the test waits: the waiting service must be started by its ModelVersion."""
+    isolate_operator_env(monkeypatch, cluster.kubeconfig, retry_delay_seconds=60)
 
 
 def ready_model_version(name: str) -> dict[str, Any]:
@@ -112,10 +84,10 @@ def rolled_out(deployment: dict[str, Any]) -> dict[str, Any]:
 
 
 def test_a_service_waits_for_its_model_version_then_serves_once_its_deployment_is_available(
-    cluster: KmockCluster, operator_env: None, operator_file: Path
+    cluster: KmockCluster, operator_env: None
 ) -> None:
     service = {"metadata": {"name": "credit"}, "spec": {"modelVersionRef": {"name": "credit-v3"}}}
-    with cluster.run_operator(operator_file) as runner:
+    with cluster.run_operator(INFERENCE_OPERATOR) as runner:
         cluster.create("inferenceservices", service)
         waiting = cluster.wait_for(
             "inferenceservices",
@@ -152,9 +124,7 @@ def test_a_service_waits_for_its_model_version_then_serves_once_its_deployment_i
     assert errors == []
 
 
-def test_an_autoscaled_service_gets_an_hpa_and_leaves_replicas_to_it(
-    cluster: KmockCluster, operator_env: None, operator_file: Path
-) -> None:
+def test_an_autoscaled_service_gets_an_hpa_and_leaves_replicas_to_it(cluster: KmockCluster, operator_env: None) -> None:
     service = {
         "metadata": {"name": "churn"},
         "spec": {
@@ -163,7 +133,7 @@ def test_an_autoscaled_service_gets_an_hpa_and_leaves_replicas_to_it(
             "autoscaling": {"metric": "Concurrency", "target": 8},
         },
     }
-    with cluster.run_operator(operator_file):
+    with cluster.run_operator(INFERENCE_OPERATOR):
         cluster.create("modelversions", ready_model_version("credit-v3"))
         cluster.create("inferenceservices", service)
         hpa = cluster.wait_for("horizontalpodautoscalers", "churn-predictor", lambda o: True)
@@ -175,11 +145,11 @@ def test_an_autoscaled_service_gets_an_hpa_and_leaves_replicas_to_it(
 
 
 def test_a_split_gets_a_deployment_per_version_and_a_promotion_removes_the_extra_once_the_primary_rolled(
-    cluster: KmockCluster, operator_env: None, operator_file: Path
+    cluster: KmockCluster, operator_env: None
 ) -> None:
     traffic = [{"modelVersion": "credit-v3", "weight": 90}, {"modelVersion": "credit-v4", "weight": 10}]
     service = {"metadata": {"name": "credit"}, "spec": {"modelVersionRef": {"name": "credit-v3"}, "traffic": traffic}}
-    with cluster.run_operator(operator_file):
+    with cluster.run_operator(INFERENCE_OPERATOR):
         cluster.create("modelversions", ready_model_version("credit-v3"))
         cluster.create("modelversions", ready_model_version("credit-v4"))
         cluster.create("inferenceservices", service)

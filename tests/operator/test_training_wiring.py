@@ -5,15 +5,15 @@ retry); its trial Job is created, owned and labelled; a Job failure reaches the 
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
 import pytest
 from prometheus_client import REGISTRY
 
+from harness.conditions import condition
 from harness.kube import KmockCluster
-from harness.ports import free_port
+from harness.operators import isolate_operator_env
 
 pytestmark = pytest.mark.kmock
 
@@ -23,16 +23,8 @@ DIGEST = "sha256:" + "ee" * 32
 
 @pytest.fixture
 def operator_env(monkeypatch: pytest.MonkeyPatch, kmock_cluster: KmockCluster) -> None:
-    for name in [n for n in os.environ if n.startswith("MODELPLANE_OPERATOR_")]:
-        monkeypatch.delenv(name)
-    monkeypatch.setenv("KUBECONFIG", str(kmock_cluster.kubeconfig))
-    monkeypatch.setenv("MODELPLANE_OPERATOR_API_URL", f"http://127.0.0.1:{free_port()}")
-    # Longer than the test waits: a waiting run must be started by its Dataset turning Ready, not by a retry.
-    monkeypatch.setenv("MODELPLANE_OPERATOR_RETRY_DELAY_SECONDS", "60")
-
-
-def condition(obj: dict[str, Any], type_: str) -> dict[str, Any]:
-    return next((c for c in (obj.get("status") or {}).get("conditions") or [] if c["type"] == type_), {})
+    """Retries longer than the test waits: a waiting run must be started by its Dataset turning Ready."""
+    isolate_operator_env(monkeypatch, kmock_cluster.kubeconfig, retry_delay_seconds=60)
 
 
 def skipped() -> float:

@@ -1,6 +1,8 @@
 """How every kopf handler runs a reconcile pass: lock, slot, fresh read, reconcile, Events, what comes next.
 
-Handlers stay thin: they name the kind and the reconcile function and call :func:`run_pass`. The pass
+Handlers stay thin: they name the kind and the reconcile function and call :func:`run_pass`; every kind
+registers them the same way (:func:`register_reconcile`: create, update and resume on one function;
+:func:`register_resync`: a kopf timer, for the kinds that have one). The pass
 holds the parent's lock and one of the runtime's pass slots, reads the parent as stored now (a child's
 event or a requeue may have raced a status write), reconciles, posts the Events of the condition
 transitions, and maps the outcome to kopf: a blocked pass raises ``kopf.TemporaryError(delay=...)`` from
@@ -33,9 +35,12 @@ from modelplane.kube.resources import ResourceType
 from modelplane.operator import metrics, settings
 from modelplane.operator.outcome import Outcome
 from modelplane.operator.runtime import Runtime
+from modelplane.operator.selectors import Selector
 
 Reconcile = Callable[[Runtime, dict[str, Any]], Awaitable[Outcome]]
 Done = Callable[[Mapping[str, Any]], bool]
+Handler = Callable[..., Awaitable[None]]
+When = Callable[..., bool]
 REJECTED = "ReconcileRejected"
 """Reason of the Warning Event when the API server rejected (or forbade) what a pass wrote."""
 logger = logging.getLogger(__name__)
@@ -162,3 +167,16 @@ def _post_rejection(body: dict[str, Any] | None, exc: kube_errors.KubeError) -> 
     """A Warning Event on the parent: what the API server refused (kopf's own error lines are not posted)."""
     if body is not None:
         kopf.event(cast("kopf.Body", body), type="Warning", reason=REJECTED, message=exc.message[:1024])
+
+
+def register_reconcile(registry: kopf.OperatorRegistry, selector: Selector, handler: Handler) -> None:
+    """Create, update and resume stacked on one handler of the kind (one id, ``reconcile``)."""
+    for on in (kopf.on.resume, kopf.on.create, kopf.on.update):
+        on(*selector, registry=registry, id="reconcile")(handler)
+
+
+def register_resync(
+    registry: kopf.OperatorRegistry, selector: Selector, handler: Handler, *, interval: float, when: When
+) -> None:
+    """A kopf timer (id ``resync``) every ``interval`` seconds, first after one, on the objects ``when`` picks."""
+    kopf.timer(*selector, registry=registry, id="resync", interval=interval, initial_delay=interval, when=when)(handler)

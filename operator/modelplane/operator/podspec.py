@@ -1,8 +1,13 @@
 """Pure building blocks shared by every Job the operator builds: labels, owner references, the job
-contract's environment, the token volume, resources and security settings.
+contract's environment, the token and scratch volumes, resources, security settings and placement, and the
+Job, pod and container around them.
 
-The per-kind builders (``dataset.builders``, ``training.builders``) compose these; nothing here talks to
-a client. See docs/operator.md ("Job contract") for what a job container can rely on.
+The per-kind builders (``dataset.builders``, ``training.builders``, ``model.builders``) say what differs:
+the container's image and command, its extra environment, volumes and labels, the Job's retries; every
+Job gets the rest from :func:`job_manifest`, :func:`job_pod_spec` and :func:`job_container`, so the job
+contract holds the same way for each. ``inference.builders`` takes the security settings and placement
+for its Deployments. Nothing here talks to a client. See docs/operator.md ("Job contract") for what a
+job container can rely on.
 """
 
 from __future__ import annotations
@@ -76,6 +81,15 @@ def compact_json(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"), sort_keys=True)
 
 
+def json_object(text: str) -> Mapping[str, Any] | None:
+    """The JSON object ``text`` holds (an annotation :func:`compact_json` wrote), or None for anything else."""
+    try:
+        document = json.loads(text)
+    except ValueError:
+        return None
+    return document if isinstance(document, Mapping) else None
+
+
 def env_value(name: str, value: str) -> dict[str, Any]:
     return {"name": name, "value": value}
 
@@ -89,7 +103,7 @@ def env_secret(name: str, secret: str, key: str) -> dict[str, Any]:
 
 
 def contract_env(resource: CustomResource, spec: Mapping[str, Any], config: OperatorConfig) -> list[dict[str, Any]]:
-    """The environment every job container gets (docs/operator.md, "Job contract")."""
+    """The environment every job container gets (docs/operator.md, "Job contract"), scratch directory included."""
     return [
         env_value("MODELPLANE_API_URL", config.effective_jobs_api_url),
         env_value("MODELPLANE_TOKEN_FILE", TOKEN_FILE),
@@ -98,6 +112,7 @@ def contract_env(resource: CustomResource, spec: Mapping[str, Any], config: Oper
         env_value("MODELPLANE_RESULT_FILE", RESULT_FILE),
         env_field("NODE_NAME", "spec.nodeName"),
         env_field("POD_NAME", "metadata.name"),
+        env_value("MODELPLANE_WORKDIR", WORK_DIR),
     ]
 
 
@@ -179,3 +194,99 @@ def pod_failure_policy(container: str, *, permanent_exit_code: bool) -> dict[str
         )
     rules.append({"action": "Ignore", "onPodConditions": [{"type": "DisruptionTarget", "status": "True"}]})
     return {"rules": rules}
+
+
+def scheduling(placement: Placement) -> dict[str, Any]:
+    """A pod's ``nodeSelector`` and ``tolerations`` for an accelerator placement (none for a CPU-only one)."""
+    fields: dict[str, Any] = {}
+    if placement.node_selector:
+        fields["nodeSelector"] = dict(placement.node_selector)
+    if placement.tolerations:
+        fields["tolerations"] = [dict(t) for t in placement.tolerations]
+    return fields
+
+
+def jobs_image(config: OperatorConfig, command: Sequence[str]) -> dict[str, Any]:
+    """The image fields of a container that runs ``command`` in the configured jobs image."""
+    return {"image": config.jobs_image, "imagePullPolicy": config.jobs_image_pull_policy, "command": list(command)}
+
+
+def job_container(
+    name: str,
+    image: Mapping[str, Any],
+    env: list[dict[str, Any]],
+    resources: dict[str, Any],
+    *,
+    mounts: Sequence[dict[str, Any]] = (),
+) -> dict[str, Any]:
+    """A job's container: ``image`` (image, pull policy, command, args), the token and scratch mounts before
+    ``mounts``, locked down, its result read from the termination message."""
+    return {
+        "name": name,
+        **image,
+        "env": env,
+        "resources": resources,
+        "volumeMounts": [token_mount(), work_mount(), *mounts],
+        "securityContext": container_security(),
+        "terminationMessagePolicy": "FallbackToLogsOnError",
+    }
+
+
+def job_pod_spec(
+    container: dict[str, Any],
+    config: OperatorConfig,
+    *,
+    volumes: Sequence[dict[str, Any]] = (),
+    placement: Placement | None = None,
+    subdomain: str | None = None,
+) -> dict[str, Any]:
+    """A job's pod: never restarted in place (the Job retries), no service links, one container, the token and
+    scratch volumes before ``volumes``, the placement's node selector and tolerations, the jobs' service account."""
+    pod_spec: dict[str, Any] = {
+        "restartPolicy": "Never",
+        "enableServiceLinks": False,
+        "securityContext": pod_security(),
+        "containers": [container],
+        "volumes": [token_volume(config), work_volume(), *volumes],
+    }
+    if placement is not None:
+        pod_spec.update(scheduling(placement))
+    if subdomain is not None:
+        pod_spec["subdomain"] = subdomain
+    if config.jobs_service_account:
+        pod_spec["serviceAccountName"] = config.jobs_service_account
+    return pod_spec
+
+
+def job_manifest(
+    owner: CustomResource,
+    name: str,
+    pod_spec: dict[str, Any],
+    *,
+    labels: Mapping[str, str],
+    annotations: Mapping[str, str],
+    backoff_limit: int,
+    permanent_exit_code: bool = True,
+    job_labels: Mapping[str, str] | None = None,
+    spec: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """A Job of ``owner`` (controller owner reference) running ``pod_spec``: ``labels`` on the Job and its
+    pods, ``job_labels`` on the Job only, the failure policy of its container, ``spec`` for more Job fields."""
+    container = str(pod_spec["containers"][0]["name"])
+    return {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": {
+            "name": name,
+            "namespace": owner.metadata.namespace,
+            "labels": {**labels, **(job_labels or {})},
+            "annotations": dict(annotations),
+            "ownerReferences": [owner_reference(owner)],
+        },
+        "spec": {
+            "backoffLimit": backoff_limit,
+            "podFailurePolicy": pod_failure_policy(container, permanent_exit_code=permanent_exit_code),
+            "template": {"metadata": {"labels": dict(labels)}, "spec": pod_spec},
+            **(spec or {}),
+        },
+    }

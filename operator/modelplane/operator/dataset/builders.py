@@ -88,19 +88,14 @@ def _source_env(dataset: Dataset, config: OperatorConfig) -> list[dict[str, Any]
 def build_ingest_job(dataset: Dataset, config: OperatorConfig, *, key: str) -> dict[str, Any]:
     """The ingest Job of ``dataset`` for ingest ``key``."""
     meta = dataset.metadata
-    name = ingest_job_name(dataset, key)
     labels = {
         **podspec.standard_labels(APP, meta.name, COMPONENT),
         LABEL_DATASET: label_value(meta.name),
         podspec.LABEL_GENERATION: str(meta.generation or 0),
     }
-    env = [
-        *podspec.contract_env(dataset, dataset.spec.to_wire(), config),
-        podspec.env_value("MODELPLANE_WORKDIR", podspec.WORK_DIR),
-        *_source_env(dataset, config),
-    ]
-    mounts = [podspec.token_mount(), podspec.work_mount()]
-    volumes = [podspec.token_volume(config), podspec.work_volume()]
+    env = [*podspec.contract_env(dataset, dataset.spec.to_wire(), config), *_source_env(dataset, config)]
+    mounts: list[dict[str, Any]] = []
+    volumes: list[dict[str, Any]] = []
     if dataset.spec.source.pvc is not None:
         volumes.append(
             {
@@ -109,39 +104,13 @@ def build_ingest_job(dataset: Dataset, config: OperatorConfig, *, key: str) -> d
             }
         )
         mounts.append({"name": SOURCE_VOLUME, "mountPath": SOURCE_MOUNT, "readOnly": True})
-    container: dict[str, Any] = {
-        "name": CONTAINER,
-        "image": config.jobs_image,
-        "imagePullPolicy": config.jobs_image_pull_policy,
-        "command": list(COMMAND),
-        "env": env,
-        "resources": podspec.container_resources(ResourceSpec(cpu=config.ingest_cpu, memory=config.ingest_memory)),
-        "volumeMounts": mounts,
-        "securityContext": podspec.container_security(),
-        "terminationMessagePolicy": "FallbackToLogsOnError",
-    }
-    pod_spec: dict[str, Any] = {
-        "restartPolicy": "Never",
-        "enableServiceLinks": False,
-        "securityContext": podspec.pod_security(),
-        "containers": [container],
-        "volumes": volumes,
-    }
-    if config.jobs_service_account:
-        pod_spec["serviceAccountName"] = config.jobs_service_account
-    return {
-        "apiVersion": "batch/v1",
-        "kind": "Job",
-        "metadata": {
-            "name": name,
-            "namespace": meta.namespace,
-            "labels": dict(labels),
-            "annotations": {ANNOTATION_INGEST_KEY: key},
-            "ownerReferences": [podspec.owner_reference(dataset)],
-        },
-        "spec": {
-            "backoffLimit": config.ingest_backoff_limit,
-            "podFailurePolicy": podspec.pod_failure_policy(CONTAINER, permanent_exit_code=True),
-            "template": {"metadata": {"labels": dict(labels)}, "spec": pod_spec},
-        },
-    }
+    resources = podspec.container_resources(ResourceSpec(cpu=config.ingest_cpu, memory=config.ingest_memory))
+    container = podspec.job_container(CONTAINER, podspec.jobs_image(config, COMMAND), env, resources, mounts=mounts)
+    return podspec.job_manifest(
+        dataset,
+        ingest_job_name(dataset, key),
+        podspec.job_pod_spec(container, config, volumes=volumes),
+        labels=labels,
+        annotations={ANNOTATION_INGEST_KEY: key},
+        backoff_limit=config.ingest_backoff_limit,
+    )

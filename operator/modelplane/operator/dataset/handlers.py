@@ -16,7 +16,7 @@ import kopf
 from modelplane.apis.v1alpha1 import Dataset
 from modelplane.kube.resources import DATASETS
 from modelplane.operator.dataset.reconcile import reconcile_dataset
-from modelplane.operator.handling import run_pass
+from modelplane.operator.handling import register_reconcile, run_pass
 from modelplane.operator.runtime import Runtime, runtime_of
 from modelplane.operator.selectors import selector_of
 
@@ -37,6 +37,4 @@ async def reconcile_from_child(runtime: Runtime, namespace: str, name: str) -> N
 def register(registry: kopf.OperatorRegistry, *, resync_seconds: float) -> None:
     """Register the Dataset handlers into ``registry`` (``resync_seconds`` is read by the passes)."""
     del resync_seconds
-    kopf.on.resume(*SELECTOR, registry=registry, id="reconcile")(on_dataset)
-    kopf.on.create(*SELECTOR, registry=registry, id="reconcile")(on_dataset)
-    kopf.on.update(*SELECTOR, registry=registry, id="reconcile")(on_dataset)
+    register_reconcile(registry, SELECTOR, on_dataset)

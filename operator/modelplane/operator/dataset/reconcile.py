@@ -16,9 +16,7 @@ from typing import Any
 
 from modelplane.apis.v1alpha1 import Dataset, DatasetStatus
 from modelplane.apis.v1alpha1.conditions import ConditionStatus, find_condition
-from modelplane.kube import errors as kube_errors
-from modelplane.kube.resources import JOBS, PODS
-from modelplane.operator import podspec
+from modelplane.kube.resources import JOBS
 from modelplane.operator.controlplane import ControlPlaneError, ControlPlaneUnavailable
 from modelplane.operator.dataset import builders, reasons
 from modelplane.operator.dataset.status import (
@@ -27,8 +25,9 @@ from modelplane.operator.dataset.status import (
     compute_dataset_status,
     version_recorded,
 )
-from modelplane.operator.jobstate import JobState, PodOutcome, job_state, pod_outcome
+from modelplane.operator.jobstate import JobState, PodOutcome, job_state
 from modelplane.operator.outcome import Outcome, transition_events
+from modelplane.operator.passes import deletion_requested, job_pods, write_status
 from modelplane.operator.records import DatasetVersion
 from modelplane.operator.runtime import Runtime, resync_delay
 
@@ -39,7 +38,7 @@ async def reconcile_dataset(runtime: Runtime, body: dict[str, Any]) -> Outcome:
     """Reconcile one Dataset (the caller holds its lock)."""
     dataset = Dataset.from_wire(body)
     meta = dataset.metadata
-    if body.get("metadata", {}).get("deletionTimestamp"):
+    if deletion_requested(body):
         return Outcome()
     namespace, uid = meta.namespace or "", meta.uid or ""
     now = runtime.clock()
@@ -64,7 +63,9 @@ async def reconcile_dataset(runtime: Runtime, body: dict[str, Any]) -> Outcome:
 
     pods = PodOutcome()
     if current is not None and current.finished:
-        pods = await _pods(runtime, namespace, job_name, want_success=current.complete)
+        pods = await job_pods(
+            runtime, namespace, job_name, want_success=current.complete, forbidden="failure details are limited"
+        )
     version: DatasetVersion | None = None
     cp_error: str | None = None
     if current is not None and current.complete and not version_recorded(dataset.status, current):
@@ -79,7 +80,7 @@ async def reconcile_dataset(runtime: Runtime, body: dict[str, Any]) -> Outcome:
         job_name=job_name, job=current, pods=pods, version=version, control_plane_error=cp_error
     )
     status = compute_dataset_status(dataset, observed, now)
-    written = await write_status(runtime, dataset, status)
+    written = await write_status(runtime, dataset, status, note_version=True)
 
     if current is not None and current.complete and version is not None:
         await runtime.kube.merge_patch(
@@ -137,15 +138,6 @@ async def _observe_jobs(runtime: Runtime, dataset: Dataset) -> list[JobState]:
     return jobs
 
 
-async def _pods(runtime: Runtime, namespace: str, job_name: str, *, want_success: bool) -> PodOutcome:
-    try:
-        pods = await runtime.kube.list(PODS, namespace, label_selector=f"{podspec.JOB_NAME_LABEL}={job_name}")
-    except kube_errors.ForbiddenError:
-        logger.warning("Cannot read the pods of Job %s/%s (RBAC): failure details are limited.", namespace, job_name)
-        return PodOutcome()
-    return pod_outcome(pods, want_success=want_success)
-
-
 async def _recorded_version(runtime: Runtime, dataset: Dataset, pods: PodOutcome) -> DatasetVersion | None:
     """The version the Job recorded: by the digest of its result when it reported one, else the newest."""
     namespace, name = dataset.metadata.namespace or "", dataset.metadata.name
@@ -162,19 +154,3 @@ async def _delete_superseded(runtime: Runtime, namespace: str, uid: str, jobs: l
         if job.name != keep and uid in job.owner_uids and not job.deleting:
             await runtime.kube.delete(JOBS, namespace, job.name)
             logger.info("Deleted superseded ingest Job %s/%s.", namespace, job.name)
-
-
-async def write_status(runtime: Runtime, dataset: Dataset, status: DatasetStatus) -> bool:
-    """Apply the status when it differs from the stored one; True when written."""
-    if dataset.status is not None and dataset.status == status:
-        return False
-    stored = await runtime.kube.apply_status(
-        {
-            "apiVersion": dataset.api_version,
-            "kind": dataset.kind,
-            "metadata": {"name": dataset.metadata.name, "namespace": dataset.metadata.namespace},
-            "status": status.to_wire(),
-        }
-    )
-    runtime.written.note(dataset.kind, stored)
-    return True

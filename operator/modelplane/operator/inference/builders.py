@@ -230,7 +230,7 @@ def _container(
 def _pod_spec(
     service: InferenceService, predictor: Predictor, config: OperatorConfig, placement: Placement
 ) -> dict[str, Any]:
-    pod: dict[str, Any] = {
+    return {
         "enableServiceLinks": False,
         "automountServiceAccountToken": False,
         "securityContext": {
@@ -250,12 +250,8 @@ def _pod_spec(
                 "labelSelector": {"matchLabels": predictor_selector(service, predictor)},
             }
         ],
+        **podspec.scheduling(placement),
     }
-    if placement.node_selector:
-        pod["nodeSelector"] = dict(placement.node_selector)
-    if placement.tolerations:
-        pod["tolerations"] = [dict(t) for t in placement.tolerations]
-    return pod
 
 
 def _metadata(service: InferenceService, name: str, labels: dict[str, str]) -> dict[str, Any]:

@@ -17,7 +17,7 @@ import kopf
 from modelplane.apis.v1alpha1 import InferenceService, ModelVersion
 from modelplane.kube.resources import INFERENCE_SERVICES
 from modelplane.operator.controlplane import ControlPlaneError, ControlPlaneUnavailable
-from modelplane.operator.handling import run_pass
+from modelplane.operator.handling import register_reconcile, register_resync, run_pass
 from modelplane.operator.inference import reasons
 from modelplane.operator.inference.reconcile import ANNOTATION_RECORDED_TRAFFIC, reconcile_inference_service
 from modelplane.operator.runtime import Runtime, runtime_of
@@ -39,28 +39,20 @@ def not_ready(status: kopf.Status, meta: kopf.Meta, **_: Any) -> bool:
     return True
 
 
+async def _pass(runtime: Runtime, namespace: str | None, name: str, *, raise_for_retry: bool = False) -> None:
+    await run_pass(
+        runtime, INFERENCE_SERVICES, namespace or "", name, reconcile_inference_service, raise_for_retry=raise_for_retry
+    )
+
+
 async def on_inference_service(name: str, namespace: str | None, memo: Any, **kwargs: Any) -> None:
     """Create/update/resume: reconcile; a blocked pass is retried by kopf."""
-    await run_pass(
-        runtime_of(memo, kwargs),
-        INFERENCE_SERVICES,
-        namespace or "",
-        name,
-        reconcile_inference_service,
-        raise_for_retry=True,
-    )
+    await _pass(runtime_of(memo, kwargs), namespace, name, raise_for_retry=True)
 
 
 async def on_inference_service_timer(name: str, namespace: str | None, memo: Any, **kwargs: Any) -> None:
     """The periodic re-check of a service that is not Ready."""
-    await run_pass(
-        runtime_of(memo, kwargs),
-        INFERENCE_SERVICES,
-        namespace or "",
-        name,
-        reconcile_inference_service,
-        raise_for_retry=False,
-    )
+    await _pass(runtime_of(memo, kwargs), namespace, name)
 
 
 def inference_services_by_model(
@@ -91,9 +83,7 @@ async def on_model_version_change(
         services |= set(index.get(("model", namespace, str(model)), []))
     runtime = runtime_of(memo, kwargs)
     for service in sorted(services):
-        await run_pass(
-            runtime, INFERENCE_SERVICES, namespace or "", service, reconcile_inference_service, raise_for_retry=False
-        )
+        await _pass(runtime, namespace, service)
 
 
 async def on_inference_service_delete(name: str, namespace: str | None, memo: Any, **kwargs: Any) -> None:
@@ -109,22 +99,13 @@ async def on_inference_service_delete(name: str, namespace: str | None, memo: An
 
 async def reconcile_from_child(runtime: Runtime, namespace: str, name: str) -> None:
     """A pass triggered by a Deployment's event."""
-    await run_pass(runtime, INFERENCE_SERVICES, namespace, name, reconcile_inference_service, raise_for_retry=False)
+    await _pass(runtime, namespace, name)
 
 
 def register(registry: kopf.OperatorRegistry, *, resync_seconds: float) -> None:
     """Register the InferenceService handlers into ``registry``."""
-    kopf.on.resume(*SELECTOR, registry=registry, id="reconcile")(on_inference_service)
-    kopf.on.create(*SELECTOR, registry=registry, id="reconcile")(on_inference_service)
-    kopf.on.update(*SELECTOR, registry=registry, id="reconcile")(on_inference_service)
-    kopf.timer(
-        *SELECTOR,
-        registry=registry,
-        id="resync",
-        interval=resync_seconds,
-        initial_delay=resync_seconds,
-        when=not_ready,
-    )(on_inference_service_timer)
+    register_reconcile(registry, SELECTOR, on_inference_service)
+    register_resync(registry, SELECTOR, on_inference_service_timer, interval=resync_seconds, when=not_ready)
     # The deletion handler (and with it kopf's finalizer) only once traffic was recorded: nothing else is external.
     kopf.on.delete(
         *SELECTOR,

@@ -33,6 +33,7 @@ from modelplane.operator.inference.deployment_state import DeploymentState, cont
 from modelplane.operator.inference.resolution import Resolution, needed_names, resolve
 from modelplane.operator.inference.status import InferenceObservation, compute_inference_service_status
 from modelplane.operator.outcome import Outcome, transition_events
+from modelplane.operator.passes import PassState, deletion_requested, write_status
 from modelplane.operator.runtime import Runtime
 
 ANNOTATION_RECORDED_TRAFFIC = f"{GROUP}/recorded-traffic"
@@ -40,19 +41,16 @@ ANNOTATION_RECORDED_TRAFFIC = f"{GROUP}/recorded-traffic"
 logger = logging.getLogger(__name__)
 
 
-class _Pass:
+class _Pass(PassState):
     def __init__(self, runtime: Runtime, service: InferenceService) -> None:
-        self.runtime = runtime
+        super().__init__(runtime, service)
         self.service = service
-        self.namespace = service.metadata.namespace or ""
-        self.uid = service.metadata.uid or ""
-        self.created: list[str] = []
 
 
 async def reconcile_inference_service(runtime: Runtime, body: dict[str, Any]) -> Outcome:
     """Reconcile one InferenceService (the caller holds its lock)."""
     service = InferenceService.from_wire(body)
-    if (body.get("metadata") or {}).get("deletionTimestamp"):
+    if deletion_requested(body):
         return Outcome()
     state = _Pass(runtime, service)
     resolution = resolve(service, await _model_versions(state))
@@ -229,26 +227,4 @@ async def _finish(
         status = compute_inference_service_status(service, observed, runtime.clock())
     written = await write_status(runtime, service, status)
     events = transition_events(service.status.conditions if service.status else [], status.conditions, reasons.EVENTS)
-    return Outcome(
-        events=events,
-        retry_after=runtime.config.retry_delay_seconds if retry else None,
-        retry_message=retry or "",
-        permanent=permanent,
-        status_written=written,
-        children_created=tuple(state.created),
-    )
-
-
-async def write_status(runtime: Runtime, service: InferenceService, status: InferenceServiceStatus) -> bool:
-    """Apply the status when it differs from the stored one; True when written."""
-    if service.status is not None and service.status == status:
-        return False
-    await runtime.kube.apply_status(
-        {
-            "apiVersion": service.api_version,
-            "kind": service.kind,
-            "metadata": {"name": service.metadata.name, "namespace": service.metadata.namespace},
-            "status": status.to_wire(),
-        }
-    )
-    return True
+    return state.outcome(events, written=written, permanent=permanent, retry=retry)

@@ -70,7 +70,6 @@ def build_validation_job(
 ) -> dict[str, Any]:
     """The validation Job of ``model`` for validation ``key``, with its inputs resolved."""
     meta = model.metadata
-    name = validation_job_name(model, key)
     labels = {
         **podspec.standard_labels(APP, meta.name, COMPONENT),
         LABEL_MODEL_VERSION: label_value(meta.name),
@@ -80,47 +79,21 @@ def build_validation_job(
     annotations = {ANNOTATION_MODEL_SOURCE: source.to_json()}
     env = [
         *podspec.contract_env(model, model.spec.to_wire(), config),
-        podspec.env_value("MODELPLANE_WORKDIR", podspec.WORK_DIR),
         podspec.env_value("MODELPLANE_MODEL_SOURCE", source.to_json()),
     ]
     if evaluation is not None:
         env.append(podspec.env_value("MODELPLANE_EVAL_DATASET", evaluation.to_json()))
         annotations[ANNOTATION_EVALUATION_DATASET] = evaluation.to_json()
     env += _source_env(model, config)
-    resources = ResourceSpec(cpu=config.model_validation_cpu, memory=config.model_validation_memory)
-    container: dict[str, Any] = {
-        "name": CONTAINER,
-        "image": config.jobs_image,
-        "imagePullPolicy": config.jobs_image_pull_policy,
-        "command": list(COMMAND),
-        "env": env,
-        "resources": podspec.container_resources(resources),
-        "volumeMounts": [podspec.token_mount(), podspec.work_mount()],
-        "securityContext": podspec.container_security(),
-        "terminationMessagePolicy": "FallbackToLogsOnError",
-    }
-    pod_spec: dict[str, Any] = {
-        "restartPolicy": "Never",
-        "enableServiceLinks": False,
-        "securityContext": podspec.pod_security(),
-        "containers": [container],
-        "volumes": [podspec.token_volume(config), podspec.work_volume()],
-    }
-    if config.jobs_service_account:
-        pod_spec["serviceAccountName"] = config.jobs_service_account
-    return {
-        "apiVersion": "batch/v1",
-        "kind": "Job",
-        "metadata": {
-            "name": name,
-            "namespace": meta.namespace,
-            "labels": dict(labels),
-            "annotations": annotations,
-            "ownerReferences": [podspec.owner_reference(model)],
-        },
-        "spec": {
-            "backoffLimit": config.model_validation_backoff_limit,
-            "podFailurePolicy": podspec.pod_failure_policy(CONTAINER, permanent_exit_code=True),
-            "template": {"metadata": {"labels": dict(labels)}, "spec": pod_spec},
-        },
-    }
+    resources = podspec.container_resources(
+        ResourceSpec(cpu=config.model_validation_cpu, memory=config.model_validation_memory)
+    )
+    container = podspec.job_container(CONTAINER, podspec.jobs_image(config, COMMAND), env, resources)
+    return podspec.job_manifest(
+        model,
+        validation_job_name(model, key),
+        podspec.job_pod_spec(container, config),
+        labels=labels,
+        annotations=annotations,
+        backoff_limit=config.model_validation_backoff_limit,
+    )

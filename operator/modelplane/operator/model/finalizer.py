@@ -23,6 +23,7 @@ from modelplane.operator.model.aliases import releasable, siblings_of
 from modelplane.operator.model.status import deletion_status
 from modelplane.operator.model.usage import in_use_message, users_of
 from modelplane.operator.outcome import Event, Outcome, transition_events
+from modelplane.operator.passes import write_status
 from modelplane.operator.runtime import Runtime
 
 logger = logging.getLogger(__name__)
@@ -48,7 +49,7 @@ def artifacts_to_delete(status: ModelVersionStatus, others: list[dict[str, Any]]
 async def _wait(runtime: Runtime, model: ModelVersion, reason: str, message: str, *, delay: float) -> Outcome:
     previous = model.status or ModelVersionStatus()
     status = deletion_status(model, previous, reason, message, runtime.clock())
-    written = await updates.write_status(runtime, model, status)
+    written = await write_status(runtime, model, status)
     events = tuple(
         Event("Warning", e.reason, e.message) if e.reason in WARNINGS else e
         for e in transition_events(previous.conditions, status.conditions, reasons.EVENTS)

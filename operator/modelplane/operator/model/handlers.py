@@ -18,10 +18,11 @@ import kopf
 
 from modelplane.apis.v1alpha1 import Dataset, InferenceService, ModelVersion, TrainingRun
 from modelplane.kube.resources import MODEL_VERSIONS
-from modelplane.operator.handling import run_pass
+from modelplane.operator.handling import register_reconcile, register_resync, run_pass
 from modelplane.operator.model import updates
 from modelplane.operator.model.reconcile import reconcile_model_version
 from modelplane.operator.model.status import settled
+from modelplane.operator.passes import deletion_requested
 from modelplane.operator.runtime import Runtime, runtime_of
 from modelplane.operator.selectors import selector_of
 from modelplane.operator.training import reasons as training_reasons
@@ -100,7 +101,7 @@ def deleting_model_versions(
     namespace: str | None, name: str, body: kopf.Body, **_: Any
 ) -> dict[str | None, str] | None:
     """kopf index: the versions of a namespace whose deletion waits for the operator's finalizer."""
-    waiting = updates.deletion_requested(body) and updates.FINALIZER in updates.finalizers_of(body)
+    waiting = deletion_requested(body) and updates.FINALIZER in updates.finalizers_of(body)
     return {namespace: name} if waiting else None
 
 
@@ -109,7 +110,7 @@ async def on_model_version_event(
 ) -> None:
     """A deletion pass for a version being deleted; a pass for each sibling sharing one of its aliases."""
     runtime = runtime_of(memo)
-    if type != "DELETED" and updates.deletion_requested(body):
+    if type != "DELETED" and deletion_requested(body):
         await _pass(runtime, namespace, name)
     spec, status = body.get("spec") or {}, body.get("status") or {}
     mine = {str(a) for a in [*(spec.get("aliases") or []), *(status.get("aliases") or [])]}
@@ -155,17 +156,8 @@ async def on_inference_service_event(namespace: str | None, memo: Any, **kwargs:
 
 def register(registry: kopf.OperatorRegistry, *, resync_seconds: float) -> None:
     """Register the ModelVersion handlers into ``registry``."""
-    kopf.on.resume(*SELECTOR, registry=registry, id="reconcile")(on_model_version)
-    kopf.on.create(*SELECTOR, registry=registry, id="reconcile")(on_model_version)
-    kopf.on.update(*SELECTOR, registry=registry, id="reconcile")(on_model_version)
-    kopf.timer(
-        *SELECTOR,
-        registry=registry,
-        id="resync",
-        interval=resync_seconds,
-        initial_delay=resync_seconds,
-        when=needs_timer,
-    )(on_model_version_timer)
+    register_reconcile(registry, SELECTOR, on_model_version)
+    register_resync(registry, SELECTOR, on_model_version_timer, interval=resync_seconds, when=needs_timer)
     kopf.index(*SELECTOR, registry=registry, id=WAITING_INDEX)(waiting_model_versions)
     kopf.index(*SELECTOR, registry=registry, id=ALIASES_INDEX)(model_versions_by_model)
     kopf.index(*SELECTOR, registry=registry, id=DELETING_INDEX)(deleting_model_versions)

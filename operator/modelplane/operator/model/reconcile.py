@@ -18,11 +18,9 @@ from typing import Any
 
 from modelplane.apis.v1alpha1 import ModelVersion, ModelVersionStatus
 from modelplane.apis.v1alpha1.training_run import DatasetRef
-from modelplane.kube import errors as kube_errors
-from modelplane.kube.resources import DATASETS, JOBS, MODEL_VERSIONS, PODS, TRAINING_RUNS
-from modelplane.operator import podspec
+from modelplane.kube.resources import DATASETS, JOBS, MODEL_VERSIONS, TRAINING_RUNS
 from modelplane.operator.controlplane import ControlPlaneError
-from modelplane.operator.jobstate import JobState, PodOutcome, job_state, parse_time, pod_outcome
+from modelplane.operator.jobstate import JobState, PodOutcome, job_state, parse_time
 from modelplane.operator.model import builders, reasons, sources, updates
 from modelplane.operator.model.aliases import Claimant, plan_aliases, siblings_of
 from modelplane.operator.model.finalizer import finalize_model_version
@@ -38,6 +36,7 @@ from modelplane.operator.model.status import (
     result_recorded,
 )
 from modelplane.operator.outcome import Event, Outcome, transition_events
+from modelplane.operator.passes import PassState, deletion_requested, job_pods, write_status
 from modelplane.operator.runtime import Runtime
 from modelplane.operator.training import reasons as training_reasons
 from modelplane.operator.training.inputs import DatasetInfo, check_dataset
@@ -45,28 +44,18 @@ from modelplane.operator.training.inputs import DatasetInfo, check_dataset
 logger = logging.getLogger(__name__)
 
 
-class _Pass:
-    """The state of one pass (kept together so the steps stay small)."""
-
+class _Pass(PassState):
     def __init__(self, runtime: Runtime, model: ModelVersion, body: dict[str, Any]) -> None:
-        self.runtime = runtime
+        super().__init__(runtime, model)
         self.model = model
         self.body = body
-        self.namespace = model.metadata.namespace or ""
-        self.uid = model.metadata.uid or ""
-        self.control_plane_error: str | None = None
-        self.created: list[str] = []
         self.events: list[Event] = []
-
-    def note_control_plane(self, exc: ControlPlaneError) -> str:
-        self.control_plane_error = self.control_plane_error or str(exc)
-        return str(exc)
 
 
 async def reconcile_model_version(runtime: Runtime, body: dict[str, Any]) -> Outcome:
     """Reconcile one ModelVersion (the caller holds its lock)."""
     model = ModelVersion.from_wire(body)
-    if updates.deletion_requested(body):
+    if deletion_requested(body):
         return await finalize_model_version(runtime, model, body)
     state = _Pass(runtime, model, await updates.ensure_finalizer(runtime, body))
     key = builders.validation_key(model)
@@ -89,7 +78,9 @@ async def reconcile_model_version(runtime: Runtime, body: dict[str, Any]) -> Out
     pods = PodOutcome()
     record: ModelVersionRecord | None = None
     if current is not None and current.finished and not result_recorded(model.status, current):
-        pods = await _pods(state, current.name, want_success=current.complete)
+        pods = await job_pods(
+            runtime, state.namespace, current.name, want_success=current.complete, forbidden="results are limited"
+        )
         if current.complete:
             record = await _registered(state, pods, source)
     observed = ValidationObservation(
@@ -103,7 +94,7 @@ async def reconcile_model_version(runtime: Runtime, body: dict[str, Any]) -> Out
     )
     status = compute_model_version_status(model, observed, runtime.clock())
     status = apply_aliases(model, status, await _sync_aliases(state, status), runtime.clock())
-    written = await updates.write_status(runtime, model, status)
+    written = await write_status(runtime, model, status)
     if current is not None and record is not None:
         await updates.annotate_job(
             runtime, state.namespace, current.name, {ANNOTATION_RECORDED_VERSION: str(record.version)}
@@ -200,17 +191,6 @@ async def _create_job(state: _Pass, key: str, source: sources.ModelSource, evalu
     state.created.append(name)
     logger.info("Created validation Job %s for ModelVersion %s/%s.", name, state.namespace, state.model.metadata.name)
     return job_state(stored or manifest)
-
-
-async def _pods(state: _Pass, job_name: str, *, want_success: bool) -> PodOutcome:
-    try:
-        pods = await state.runtime.kube.list(
-            PODS, state.namespace, label_selector=f"{podspec.JOB_NAME_LABEL}={job_name}"
-        )
-    except kube_errors.ForbiddenError:
-        logger.warning("Cannot read the pods of Job %s/%s (RBAC): results are limited.", state.namespace, job_name)
-        return PodOutcome()
-    return pod_outcome(pods, want_success=want_success)
 
 
 async def _registered(state: _Pass, pods: PodOutcome, source: sources.ModelSource | None) -> ModelVersionRecord | None:

@@ -10,7 +10,6 @@ version it trained on. What a pass resolved is pinned on the validation Job (``m
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -23,7 +22,7 @@ from modelplane.apis.v1alpha1.model_version import TrainingRunSource
 from modelplane.apis.v1alpha1.training_run import DatasetRef
 from modelplane.operator.model import reasons
 from modelplane.operator.naming import run_id
-from modelplane.operator.podspec import compact_json
+from modelplane.operator.podspec import compact_json, json_object
 from modelplane.operator.records import Run
 from modelplane.operator.training import reasons as training_reasons
 from modelplane.operator.training.builders import spec_key as training_spec_key
@@ -56,11 +55,8 @@ class ModelSource:
 
     @classmethod
     def from_json(cls, text: str) -> ModelSource | None:
-        try:
-            document = json.loads(text)
-        except ValueError:
-            return None
-        if not isinstance(document, Mapping):
+        document = json_object(text)
+        if document is None:
             return None
         uri, sha256 = document.get("uri"), document.get("sha256")
         if not isinstance(uri, str) or not isinstance(sha256, str) or not _SHA256.match(sha256):

@@ -1,6 +1,6 @@
-"""The writes of a ModelVersion pass besides its children: status, its finalizer, its managed-aliases annotation.
+"""The writes of a ModelVersion pass besides its children and its status (``passes.write_status``): its
+finalizer, its managed-aliases annotation, a Job's annotations.
 
-Status goes through the ``status`` subresource by server-side apply, once per pass and only when it changed.
 The finalizer and the annotation are JSON merge patches guarded by the object's ``resourceVersion`` (on a
 conflict the object is read again and the patch recomputed once). They must not be server-side applied with
 the operator's field manager: the TrainingRun controller applies the ModelVersions it creates with that
@@ -13,7 +13,6 @@ from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
 from modelplane.apis.meta import GROUP
-from modelplane.apis.v1alpha1 import ModelVersion, ModelVersionStatus
 from modelplane.kube import errors as kube_errors
 from modelplane.kube.resources import JOBS, MODEL_VERSIONS
 from modelplane.operator.runtime import Runtime
@@ -28,10 +27,6 @@ removed from the registry; an alias someone set in the registry directly is neve
 
 def finalizers_of(body: Mapping[str, Any]) -> list[str]:
     return [str(f) for f in (body.get("metadata") or {}).get("finalizers") or []]
-
-
-def deletion_requested(body: Mapping[str, Any]) -> bool:
-    return bool((body.get("metadata") or {}).get("deletionTimestamp"))
 
 
 def managed_aliases(body: Mapping[str, Any]) -> set[str]:
@@ -96,18 +91,3 @@ async def set_managed_aliases(runtime: Runtime, body: dict[str, Any], aliases: C
 
 async def annotate_job(runtime: Runtime, namespace: str, job: str, annotations: dict[str, str]) -> None:
     await runtime.kube.merge_patch(JOBS, namespace, job, {"metadata": {"annotations": annotations}})
-
-
-async def write_status(runtime: Runtime, model: ModelVersion, status: ModelVersionStatus) -> bool:
-    """Apply the status when it differs from the stored one; True when written."""
-    if model.status is not None and model.status == status:
-        return False
-    await runtime.kube.apply_status(
-        {
-            "apiVersion": model.api_version,
-            "kind": model.kind,
-            "metadata": {"name": model.metadata.name, "namespace": model.metadata.namespace},
-            "status": status.to_wire(),
-        }
-    )
-    return True

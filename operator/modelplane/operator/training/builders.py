@@ -144,50 +144,22 @@ def _container(
         env += podspec.user_env(custom.env)  # first: the contract's variables below take precedence
         env.append(podspec.env_value("MP_HYPERPARAMETERS", podspec.compact_json(trial.params)))
     env += podspec.contract_env(run, spec.to_wire(), config)
-    env.append(podspec.env_value("MODELPLANE_WORKDIR", podspec.WORK_DIR))
     env += _run_env(run, trial, dataset, placement)
     if spec.num_nodes > 1:
         env += _distributed_env(job_name, spec.num_nodes)
-    container: dict[str, Any] = {"name": CONTAINER}
+    image: dict[str, Any]
     if custom is not None:
-        container["image"] = custom.image
+        image = {"image": custom.image}
         if custom.command:
-            container["command"] = list(custom.command)
+            image["command"] = list(custom.command)
         if custom.args:
-            container["args"] = list(custom.args)
+            image["args"] = list(custom.args)
     else:
-        container.update(image=config.jobs_image, imagePullPolicy=config.jobs_image_pull_policy, command=list(COMMAND))
-    container.update(
-        env=env,
-        resources=podspec.container_resources(spec.resources, placement),
-        volumeMounts=[podspec.token_mount(), podspec.work_mount()],
-        securityContext=podspec.container_security(),
-        terminationMessagePolicy="FallbackToLogsOnError",
-    )
+        image = podspec.jobs_image(config, COMMAND)
+    container = podspec.job_container(CONTAINER, image, env, podspec.container_resources(spec.resources, placement))
     if spec.num_nodes > 1:
         container["ports"] = [{"name": "rendezvous", "containerPort": RENDEZVOUS_PORT, "protocol": "TCP"}]
     return container
-
-
-def _pod_spec(
-    run: TrainingRun, config: OperatorConfig, container: dict[str, Any], placement: Placement, job_name: str
-) -> dict[str, Any]:
-    pod_spec: dict[str, Any] = {
-        "restartPolicy": "Never",
-        "enableServiceLinks": False,
-        "securityContext": podspec.pod_security(),
-        "containers": [container],
-        "volumes": [podspec.token_volume(config), podspec.work_volume()],
-    }
-    if placement.node_selector:
-        pod_spec["nodeSelector"] = dict(placement.node_selector)
-    if placement.tolerations:
-        pod_spec["tolerations"] = [dict(t) for t in placement.tolerations]
-    if run.spec.num_nodes > 1:
-        pod_spec["subdomain"] = job_name
-    if config.jobs_service_account:
-        pod_spec["serviceAccountName"] = config.jobs_service_account
-    return pod_spec
 
 
 def build_training_job(
@@ -196,36 +168,28 @@ def build_training_job(
     """The Job of one trial."""
     spec = run.spec
     name = trial_job_name(run, trial.index)
-    labels = _labels(run, trial)
     container = _container(run, config, trial, dataset, placement, name)
-    job_labels = dict(labels)
-    if spec.queue_name:
-        job_labels[LABEL_KUEUE_QUEUE] = spec.queue_name
+    distributed = spec.num_nodes > 1
+    pod_spec = podspec.job_pod_spec(container, config, placement=placement, subdomain=name if distributed else None)
     annotations = {ANNOTATION_RUN_ID: trial.run_id, ANNOTATION_DATASET: dataset.to_json()}
     if trial.parent_run_id is not None:
         annotations[ANNOTATION_PARENT_RUN_ID] = trial.parent_run_id
-    job_spec: dict[str, Any] = {
-        "backoffLimit": spec.max_retries,
-        "suspend": desired_suspend(run),
-        "podFailurePolicy": podspec.pod_failure_policy(CONTAINER, permanent_exit_code=spec.trainer.custom is None),
-        "template": {"metadata": {"labels": dict(labels)}, "spec": _pod_spec(run, config, container, placement, name)},
-    }
+    job_spec: dict[str, Any] = {"suspend": desired_suspend(run)}
     if spec.active_deadline_seconds is not None:
         job_spec["activeDeadlineSeconds"] = spec.active_deadline_seconds
-    if spec.num_nodes > 1:
+    if distributed:
         job_spec.update(completionMode="Indexed", completions=spec.num_nodes, parallelism=spec.num_nodes)
-    return {
-        "apiVersion": "batch/v1",
-        "kind": "Job",
-        "metadata": {
-            "name": name,
-            "namespace": run.metadata.namespace,
-            "labels": job_labels,
-            "annotations": annotations,
-            "ownerReferences": [podspec.owner_reference(run)],
-        },
-        "spec": job_spec,
-    }
+    return podspec.job_manifest(
+        run,
+        name,
+        pod_spec,
+        labels=_labels(run, trial),
+        annotations=annotations,
+        backoff_limit=spec.max_retries,
+        permanent_exit_code=spec.trainer.custom is None,
+        job_labels={LABEL_KUEUE_QUEUE: spec.queue_name} if spec.queue_name else None,
+        spec=job_spec,
+    )
 
 
 def desired_suspend(run: TrainingRun) -> bool:

@@ -21,7 +21,7 @@ import kopf
 
 from modelplane.apis.v1alpha1 import Dataset, TrainingRun
 from modelplane.kube.resources import TRAINING_RUNS
-from modelplane.operator.handling import run_pass
+from modelplane.operator.handling import register_reconcile, run_pass
 from modelplane.operator.runtime import DATASETS_INDEX, Runtime, runtime_of
 from modelplane.operator.selectors import selector_of
 from modelplane.operator.training import reasons
@@ -108,9 +108,7 @@ async def reconcile_from_child(runtime: Runtime, namespace: str, name: str) -> N
 def register(registry: kopf.OperatorRegistry, *, resync_seconds: float) -> None:
     """Register the TrainingRun handlers into ``registry`` (``resync_seconds`` is read by the passes)."""
     del resync_seconds
-    kopf.on.resume(*SELECTOR, registry=registry, id="reconcile")(on_training_run)
-    kopf.on.create(*SELECTOR, registry=registry, id="reconcile")(on_training_run)
-    kopf.on.update(*SELECTOR, registry=registry, id="reconcile")(on_training_run)
+    register_reconcile(registry, SELECTOR, on_training_run)
     kopf.index(*SELECTOR, registry=registry, id=WAITING_INDEX)(waiting_runs_by_dataset)
     kopf.index(*DATASET_SELECTOR, registry=registry, id=DATASETS_INDEX)(datasets_by_name)
     kopf.on.event(*DATASET_SELECTOR, registry=registry, id="start-waiting-runs")(on_dataset_change)

@@ -7,7 +7,6 @@ of a sweep does not change what later trials train on.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -16,7 +15,7 @@ from modelplane.apis.meta import GROUP
 from modelplane.apis.v1alpha1 import Dataset
 from modelplane.apis.v1alpha1.conditions import ConditionStatus, find_condition
 from modelplane.apis.v1alpha1.training_run import DatasetRef
-from modelplane.operator.podspec import compact_json
+from modelplane.operator.podspec import compact_json, json_object
 from modelplane.operator.records import DatasetVersion
 from modelplane.operator.training import reasons
 
@@ -40,11 +39,8 @@ class DatasetInfo:
 
     @classmethod
     def from_json(cls, text: str) -> DatasetInfo | None:
-        try:
-            document = json.loads(text)
-        except ValueError:
-            return None
-        if not isinstance(document, Mapping) or not isinstance(document.get("digest"), str):
+        document = json_object(text)
+        if document is None or not isinstance(document.get("digest"), str):
             return None
         artifacts = document.get("artifacts") if isinstance(document.get("artifacts"), Mapping) else {}
         return cls(

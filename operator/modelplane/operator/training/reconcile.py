@@ -16,11 +16,9 @@ import logging
 from typing import Any
 
 from modelplane.apis.meta import GROUP
-from modelplane.apis.v1alpha1 import TrainingRun, TrainingRunStatus
+from modelplane.apis.v1alpha1 import TrainingRun
 from modelplane.apis.v1alpha1.sweep import SweepError, expand_trials
-from modelplane.kube import errors as kube_errors
-from modelplane.kube.resources import DATASETS, JOBS, PODS, SERVICES
-from modelplane.operator import podspec
+from modelplane.kube.resources import DATASETS, JOBS, SERVICES
 from modelplane.operator.accelerators import (
     Placement,
     UnknownAcceleratorError,
@@ -28,8 +26,9 @@ from modelplane.operator.accelerators import (
     resolve_accelerator,
 )
 from modelplane.operator.controlplane import ControlPlaneError
-from modelplane.operator.jobstate import JobState, PodOutcome, job_state, pod_outcome
+from modelplane.operator.jobstate import JobState, PodOutcome, job_state
 from modelplane.operator.outcome import Outcome, transition_events
+from modelplane.operator.passes import PassState, deletion_requested, job_pods, write_status
 from modelplane.operator.records import Run
 from modelplane.operator.runtime import DATASETS_INDEX, Runtime, resync_delay
 from modelplane.operator.training import builders, reasons
@@ -51,25 +50,16 @@ died of a failure a retry might have fixed)."""
 logger = logging.getLogger(__name__)
 
 
-class _Pass:
-    """The state of one pass (kept together so the steps stay small)."""
-
+class _Pass(PassState):
     def __init__(self, runtime: Runtime, run: TrainingRun) -> None:
-        self.runtime = runtime
+        super().__init__(runtime, run)
         self.run = run
-        self.namespace = run.metadata.namespace or ""
-        self.uid = run.metadata.uid or ""
-        self.control_plane_error: str | None = None
-        self.created: list[str] = []
-
-    def note_control_plane(self, exc: ControlPlaneError) -> None:
-        self.control_plane_error = self.control_plane_error or str(exc)
 
 
 async def reconcile_training_run(runtime: Runtime, body: dict[str, Any]) -> Outcome:
     """Reconcile one TrainingRun (the caller holds its lock)."""
     run = TrainingRun.from_wire(body)
-    if (body.get("metadata") or {}).get("deletionTimestamp") or is_terminal(run):
+    if deletion_requested(body) or is_terminal(run):
         _forget(runtime, run)
         return Outcome()
     state = _Pass(runtime, run)
@@ -319,21 +309,11 @@ async def _objectives(
     return objectives, runs
 
 
-async def _pods(state: _Pass, job_name: str, *, want_success: bool) -> PodOutcome:
-    try:
-        pods = await state.runtime.kube.list(
-            PODS, state.namespace, label_selector=f"{podspec.JOB_NAME_LABEL}={job_name}"
-        )
-    except kube_errors.ForbiddenError:
-        return PodOutcome()
-    return pod_outcome(pods, want_success=want_success)
-
-
 async def _failure_details(state: _Pass, observations: list[TrialObservation]) -> list[TrialObservation]:
     """Attach the pods' outcome to the first failed trial (its message explains the failure)."""
     for i, observation in enumerate(observations):
         if observation.job is not None and observation.job.failed_terminally:
-            pods = await _pods(state, observation.job.name, want_success=False)
+            pods = await job_pods(state.runtime, state.namespace, observation.job.name, want_success=False)
             observations[i] = TrialObservation(
                 observation.index, observation.params, observation.run_id, observation.job, observation.objective, pods
             )
@@ -348,7 +328,7 @@ async def _best(state: _Pass, run_id: str, job: JobState, known: Run | None) -> 
             best = await state.runtime.control_plane.get_run(run_id)
         except ControlPlaneError as exc:
             state.note_control_plane(exc)
-    return best, await _pods(state, job.name, want_success=True)
+    return best, await job_pods(state.runtime, state.namespace, job.name, want_success=True)
 
 
 async def _ensure_model_version(state: _Pass, best_index: int, best: Run, dataset: DatasetInfo) -> str:
@@ -383,20 +363,13 @@ async def _finish(
 ) -> Outcome:
     run, runtime = state.run, state.runtime
     status = compute_training_run_status(run, observed, runtime.clock())
-    written = await write_status(runtime, run, status)
+    written = await write_status(runtime, run, status, note_version=True)
     final = is_final(status, run.metadata.generation)
     if final:
         _forget(runtime, run)
     events = transition_events(run.status.conditions if run.status else [], status.conditions, reasons.EVENTS)
-    return Outcome(
-        events=events,
-        retry_after=runtime.config.retry_delay_seconds if retry else None,
-        retry_message=retry or "",
-        permanent=permanent,
-        status_written=written,
-        children_created=tuple(state.created),
-        resync_after=None if final else resync_delay(runtime.config.resync_seconds, run.metadata.uid),
-    )
+    resync_after = None if final else resync_delay(runtime.config.resync_seconds, run.metadata.uid)
+    return state.outcome(events, written=written, permanent=permanent, retry=retry, resync_after=resync_after)
 
 
 def _forget(runtime: Runtime, run: TrainingRun) -> None:
@@ -405,19 +378,3 @@ def _forget(runtime: Runtime, run: TrainingRun) -> None:
     jobs = runtime.jobs.jobs_of(run.metadata.uid or "") or []
     runtime.jobs.forget(namespace, [job.name for job in jobs])
     runtime.written.forget(run.kind, namespace, run.metadata.name)
-
-
-async def write_status(runtime: Runtime, run: TrainingRun, status: TrainingRunStatus) -> bool:
-    """Apply the status when it differs from the stored one; True when written."""
-    if run.status is not None and run.status == status:
-        return False
-    stored = await runtime.kube.apply_status(
-        {
-            "apiVersion": run.api_version,
-            "kind": run.kind,
-            "metadata": {"name": run.metadata.name, "namespace": run.metadata.namespace},
-            "status": status.to_wire(),
-        }
-    )
-    runtime.written.note(run.kind, stored)
-    return True
