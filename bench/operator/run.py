@@ -43,7 +43,17 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from probes import Requests, Watch, cpu_seconds, machine_facts, percentile, rss_kib  # noqa: E402
 
-from cluster.operator_support import complete_job, has_condition, jobs_path, now, path  # noqa: E402
+from cluster.operator_support import (  # noqa: E402
+    DATASET_DIGEST,
+    OPERATOR_MODULE,
+    WATCHING,
+    has_condition,
+    jobs_path,
+    make_dataset_ready,
+    now,
+    path,
+    training_run,
+)
 from harness.cluster import (  # noqa: E402
     OPERATOR_CLUSTER_ROLE,
     TEST_FIELD_MANAGER,
@@ -57,26 +67,9 @@ from harness.envtest import envtest  # noqa: E402
 from harness.kubeapi import KubeClient  # noqa: E402
 from harness.operator_process import run_operator  # noqa: E402
 
-OPERATOR_MODULE = "modelplane.operator.main"
-WATCHING = ("datasets.v1alpha1.modelplane.io", "trainingruns.v1alpha1.modelplane.io", "jobs.v1.batch")
 RUN_LABEL = "modelplane.io/training-run"
 RUN_ID = "modelplane.io/run-id"
-DATASET_DIGEST = "sha256:" + "5e" * 32
 THREADS = 8
-
-
-def training_run(name: str) -> dict[str, Any]:
-    return {
-        "apiVersion": "modelplane.io/v1alpha1",
-        "kind": "TrainingRun",
-        "metadata": {"name": name},
-        "spec": {
-            "datasetRef": {"name": "iris"},
-            "trainer": {"builtin": {"estimator": "RandomForestClassifier"}},
-            "hyperparameters": {"n_estimators": 20},
-            "seed": 7,
-        },
-    }
 
 
 CHART_RBAC = REPO / "helm" / "modelplane" / "files" / "operator-rbac.yaml"
@@ -99,34 +92,6 @@ def grant_chart_rbac(kube: KubeClient) -> None:
     }
     path_ = f"/apis/rbac.authorization.k8s.io/v1/clusterroles/{OPERATOR_CLUSTER_ROLE}"
     kube.apply(path_, role, field_manager=TEST_FIELD_MANAGER, force=True)
-
-
-def make_dataset_ready(kube: KubeClient, cp: Any, ns: str, alive: Any) -> None:
-    """Apply the Dataset, play its ingest job (record a version, complete the Job), wait until Ready."""
-    body = {
-        "apiVersion": "modelplane.io/v1alpha1",
-        "kind": "Dataset",
-        "metadata": {"name": "iris"},
-        "spec": {"source": {"http": {"url": "https://example.com/iris.csv"}}, "schema": {"targetColumn": "species"}},
-    }
-    kube.create(path("datasets", ns), body)
-    jobs = kube.wait_for(
-        jobs_path(ns) + "?labelSelector=modelplane.io/dataset=iris",
-        lambda listed: len(listed["items"]) == 1,
-        alive=alive,
-        timeout=60,
-    )
-    version = {
-        "digest": DATASET_DIGEST,
-        "rows": 150,
-        "columns": 5,
-        "artifacts": {"train": "s3://mp/train.parquet", "validation": "s3://mp/val.parquet"},
-        "profile_uri": "s3://mp/profile.json",
-    }
-    response = cp.post(f"/api/v1/namespaces/{ns}/datasets/iris/versions", json=version)
-    response.raise_for_status()
-    complete_job(kube, ns, jobs["items"][0]["metadata"]["name"])
-    kube.wait_for(path("datasets", ns, "iris"), has_condition("Ready", "True"), alive=alive, timeout=60)
 
 
 class Session:
@@ -162,11 +127,20 @@ class Session:
         self.results[label] = figures
         print(f"{label}:", json.dumps(figures), flush=True)
 
-    def create(self, names: list[str]) -> float:
+    def act_then_wait(
+        self, act: Callable[[list[str]], None], names: list[str], watch: Watch
+    ) -> tuple[float, float | None]:
+        """``act(names)``, then wait until every name is in ``watch``: the seconds ``act`` took, and the seconds
+        from its start until the last name was seen (None on timeout)."""
         start = time.perf_counter()
+        act(names)
+        acted = time.perf_counter() - start
+        last = self.wait(watch, names, self.args.steady_timeout)
+        return acted, (last - start if last is not None else None)
+
+    def create(self, names: list[str]) -> None:
         with ThreadPoolExecutor(max_workers=THREADS) as pool:
             list(pool.map(lambda n: self.kube.create(path("trainingruns", self.ns), training_run(n)), names))
-        return start
 
     def control_plane(self, method: str, url: str, body: dict[str, Any]) -> None:
         """One control-plane call; a 503 (SQLite busy under 8 writers) or a dropped keep-alive connection is retried."""
@@ -237,28 +211,27 @@ def latency_phase(session: Session, names: list[str]) -> dict[str, Any]:
     }
 
 
+def _rounded(seconds: float | None) -> float | None:
+    return round(seconds, 2) if seconds is not None else None
+
+
 def steady_phase(session: Session, names: list[str]) -> dict[str, Any]:
-    start = session.create(names)
-    created = time.perf_counter() - start
-    last = session.wait(session.jobs, names, session.args.steady_timeout)
+    created, all_jobs = session.act_then_wait(session.create, names, session.jobs)
     return {
         "runs": len(names),
         "with_job": session.jobs.count(set(names)),
-        "create_s": round(created, 2),
-        "all_jobs_s": round(last - start, 2) if last is not None else None,
+        "create_s": _rounded(created),
+        "all_jobs_s": _rounded(all_jobs),
     }
 
 
 def finish_phase(session: Session, names: list[str]) -> dict[str, Any]:
-    start = time.perf_counter()
-    session.finish(names)
-    played = time.perf_counter() - start
-    last = session.wait(session.done, names, session.args.steady_timeout)
+    played, all_succeeded = session.act_then_wait(session.finish, names, session.done)
     return {
         "runs": len(names),
         "succeeded": session.done.count(set(names)),
-        "jobs_completed_s": round(played, 2),
-        "all_succeeded_s": round(last - start, 2) if last is not None else None,
+        "jobs_completed_s": _rounded(played),
+        "all_succeeded_s": _rounded(all_succeeded),
     }
 
 
@@ -267,11 +240,10 @@ def waves_phase(session: Session, waves: list[list[str]]) -> dict[str, Any]:
     rss: list[int] = []
     seconds: list[float] = []
     for names in waves:
-        start = session.create(names)
-        if session.wait(session.jobs, names, session.args.steady_timeout) is None:
+        start = time.perf_counter()
+        if session.act_then_wait(session.create, names, session.jobs)[1] is None:
             raise TimeoutError(f"a wave of {len(names)} runs did not get its Jobs")
-        session.finish(names)
-        if session.wait(session.done, names, session.args.steady_timeout) is None:
+        if session.act_then_wait(session.finish, names, session.done)[1] is None:
             raise TimeoutError(f"a wave of {len(names)} runs did not succeed")
         seconds.append(round(time.perf_counter() - start, 2))
         rss.append(rss_kib(session.pid))
@@ -280,36 +252,40 @@ def waves_phase(session: Session, waves: list[list[str]]) -> dict[str, Any]:
 
 def measure(session: Session) -> None:
     args = session.args
-    session.rss["started"] = rss_kib(session.pid)
+
+    def record_rss(label: str, settle: bool = True) -> None:
+        """The operator's RSS now, after ``--settle`` seconds unless ``settle`` is off."""
+        if settle:
+            time.sleep(args.settle)
+        session.rss[label] = rss_kib(session.pid)
+
+    record_rss("started", settle=False)
     first = [f"lat-{i:05d}" for i in range(args.latency_runs)]
     session.phase(
         "latency", len(first), Counter({"POST trainingruns": len(first)}), lambda: latency_phase(session, first)
     )
     finish_own = Counter({"PATCH jobs/status": len(first)})
     session.phase("finish_latency_runs", len(first), finish_own, lambda: finish_phase(session, first))
-    time.sleep(args.settle)
     finished = len(first)
-    session.rss[f"{finished}_finished"] = rss_kib(session.pid)
+    record_rss(f"{finished}_finished")
 
     waves = [[f"w{w:02d}-{i:05d}" for i in range(args.wave_size)] for w in range(1, args.waves + 1)]
     count = sum(len(w) for w in waves)
     own = Counter({"POST trainingruns": count, "PATCH jobs/status": count})
     session.phase("waves", count, own, lambda: waves_phase(session, waves))
-    time.sleep(args.settle)
     finished += count
-    session.rss[f"{finished}_finished"] = rss_kib(session.pid)
+    record_rss(f"{finished}_finished")
 
     many = [f"ss-{i:05d}" for i in range(args.steady_runs)]
     session.phase(
         "steady_state", len(many), Counter({"POST trainingruns": len(many)}), lambda: steady_phase(session, many)
     )
-    session.rss[f"{finished}_finished_{len(many)}_unfinished"] = rss_kib(session.pid)
+    record_rss(f"{finished}_finished_{len(many)}_unfinished", settle=False)
     if args.no_finish or session.jobs.count(set(many)) < len(many):
         return
     finish_own = Counter({"PATCH jobs/status": len(many)})
     session.phase("finish_steady_runs", len(many), finish_own, lambda: finish_phase(session, many))
-    time.sleep(args.settle)
-    session.rss[f"{finished + len(many)}_finished"] = rss_kib(session.pid)
+    record_rss(f"{finished + len(many)}_finished")
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
@@ -347,7 +323,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                     watching=WATCHING,
                 ) as operator:
                     alive = operator.check_running
-                    make_dataset_ready(kube, cp, ns, alive)
+                    make_dataset_ready(kube, cp, ns, operator, timeout=60)
                     session = Session(args, kube, cp, ns, operator.process.pid, alive)
                     try:
                         measure(session)

@@ -16,26 +16,14 @@ import sys
 import time
 
 import numpy as np
-import onnxruntime as ort
+from peers.onnx_session import open_session
 
 POOL = 16
 
 
-def session_options() -> ort.SessionOptions:
-    options = ort.SessionOptions()
-    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    options.intra_op_num_threads = 1
-    options.inter_op_num_threads = 1
-    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    options.add_session_config_entry("session.inter_op.allow_spinning", "0")
-    return options
-
-
 def main(argv: list[str]) -> int:
     model, rows_file, batch, seconds, rounds = argv[0], argv[1], int(argv[2]), float(argv[3]), int(argv[4])
-    session = ort.InferenceSession(model, sess_options=session_options(), providers=["CPUExecutionProvider"])
-    name = session.get_inputs()[0].name
-    outputs = [output.name for output in session.get_outputs()]
+    session, name, outputs = open_session(model)
     rows = np.load(rows_file).astype(np.float32)
     feeds = [{name: np.ascontiguousarray(rows[(i * batch) % (len(rows) - batch) :][:batch])} for i in range(POOL)]
     for feed in feeds * 50:  # warm-up

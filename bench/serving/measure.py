@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import signal
 import subprocess
 import sys
 import time
@@ -30,12 +29,10 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from common.facts import log
+from common.processes import stop_on_signal
 from serving import load, servers
 from serving.servers import Running, ServedFile
-
-
-def log(message: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
 
 def start(system: str, plan: dict[str, Any], models: list[ServedFile]) -> contextlib.AbstractContextManager[Running]:
@@ -140,17 +137,8 @@ def raw_limit(plan: dict[str, Any]) -> dict[str, Any]:
     return found
 
 
-def _stop_on_signal() -> None:
-    """SIGTERM and SIGINT unwind the stack, so every running server's context stops its process group.
-
-    SIGINT explicitly: a shell starts background jobs with SIGINT ignored, and Python keeps it so.
-    """
-    signal.signal(signal.SIGINT, signal.default_int_handler)
-    signal.signal(signal.SIGTERM, lambda signum, _: sys.exit(128 + signum))
-
-
 def main(argv: list[str]) -> int:
-    _stop_on_signal()
+    stop_on_signal()
     plan: dict[str, Any] = json.loads(Path(argv[0]).read_text())
     models = [ServedFile(m["name"], Path(m["path"]), m["sha256"]) for m in plan["models"]]
     results: dict[str, Any] = {"systems": {}, "failures": {}, "limit": {}, "quiet_wait": plan["quiet_wait"]}

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import importlib.metadata
 import json
 import os
 import platform
@@ -34,16 +33,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import numpy as np
 
+from common.facts import REPO, cpu_count, cpu_model, git_revision, log, package_version
+from common.markdown import write_section
+from common.processes import stop_on_signal
+from common.venvs import VENVS, distribution_version
 from serving import models as bench_models
 from serving import report, servers
 
-CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "modelplane-bench"
-REPO = Path(__file__).resolve().parents[2]
 MEASURE = Path(__file__).resolve().with_name("measure.py")
-
-
-def log(message: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
 
 def _ints(text: str) -> list[int]:
@@ -71,7 +68,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--no-namespace", action="store_true", help="measure in the host's network (KServe skipped)")
     parser.add_argument("--mlserver", default=servers.MLSERVER, help="pip spec (default %(default)s)")
     parser.add_argument("--kserve", default=servers.KSERVE, help="pip spec (default %(default)s)")
-    parser.add_argument("--venvs", type=Path, default=CACHE / "venvs", help="where the peers' virtualenvs are kept")
+    parser.add_argument("--venvs", type=Path, default=VENVS, help="where the peers' virtualenvs are kept")
     parser.add_argument("--fresh-venv", action="store_true", help="reinstall the peers' virtualenvs")
     parser.add_argument("--output", type=Path, help="markdown to update (default: docs/benchmarks.md; --quick: none)")
     parser.add_argument("--json", type=Path, help="also write the raw results (and what the report needs) as JSON")
@@ -107,7 +104,7 @@ def prepare(args: argparse.Namespace, workdir: Path, systems: list[str]) -> tupl
             log(f"peer virtualenv: {spec}")
             python = servers.peer_venv(args.venvs, system, spec, args.fresh_venv)
             pythons[system] = str(python)
-            versions[system] = servers.peer_version(python, system)
+            versions[system] = distribution_version(python, system)
     log("training and converting the models")
     wanted = args.models.split(",")
     built = [m for m in bench_models.build(workdir) if m.name in wanted]
@@ -173,37 +170,6 @@ def measure(plan: dict[str, Any], workdir: Path, no_namespace: bool) -> dict[str
     return results
 
 
-def _version(package: str) -> str:
-    try:
-        return importlib.metadata.version(package)
-    except importlib.metadata.PackageNotFoundError:
-        return "?"
-
-
-def _cpu_model() -> str:
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    return platform.processor() or "unknown"
-
-
-def _revision() -> str:
-    try:
-        rev = subprocess.run(
-            ["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "-C", str(REPO), "status", "--porcelain", "--", "services/modelplane/serving"],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-    return f"{rev} (with uncommitted changes under services/modelplane/serving)" if dirty else rev
-
-
 def _wrk_version() -> str:
     with contextlib.suppress(OSError):
         done = subprocess.run(["wrk", "-v"], capture_output=True, text=True, check=False)
@@ -212,14 +178,14 @@ def _wrk_version() -> str:
 
 
 def facts(plan: dict[str, Any], versions: dict[str, str], results: dict[str, Any]) -> list[tuple[str, str]]:
-    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     startup = {s: f"{min(e['startup']):.1f} s" for s, e in results["systems"].items() if e["startup"]}
     batching = servers.MODELPLANE_BATCHING
+    revision = git_revision("services/modelplane/serving")
     return [
         ("date", time.strftime("%Y-%m-%d %H:%M %Z")),
         (
             "machine",
-            f"{cpus} cores (nproc), {_cpu_model()}; {platform.system()} {platform.release()}; "
+            f"{cpu_count()} cores (nproc), {cpu_model()}; {platform.system()} {platform.release()}; "
             f"Python {platform.python_version()}",
         ),
         (
@@ -245,13 +211,13 @@ def facts(plan: dict[str, Any], versions: dict[str, str], results: dict[str, Any
         ),
         (
             "ONNX Runtime",
-            f"{_version('onnxruntime')} in every server; sessions with 1 intra-op + 1 inter-op thread, "
+            f"{package_version('onnxruntime')} in every server; sessions with 1 intra-op + 1 inter-op thread, "
             "all graph optimizations",
         ),
         (
             "ModelPlane",
-            f"{_version('modelplane')} at {_revision()}; `python -m modelplane.serving`, 1 process (uvicorn "
-            f"{_version('uvicorn')}, uvloop, httptools), no access log, metrics on; batching "
+            f"{package_version('modelplane')} at {revision}; `python -m modelplane.serving`, 1 process (uvicorn "
+            f"{package_version('uvicorn')}, uvloop, httptools), no access log, metrics on; batching "
             f"`maxBatchSize: {batching['maxBatchSize']}, maxLatencyMs: {batching['maxLatencyMs']}` "
             "(and a run without batching)",
         ),
@@ -271,8 +237,7 @@ def facts(plan: dict[str, Any], versions: dict[str, str], results: dict[str, Any
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    signal.signal(signal.SIGINT, signal.default_int_handler)  # also when started in the background
-    signal.signal(signal.SIGTERM, lambda signum, _: sys.exit(128 + signum))
+    stop_on_signal()
     systems = [s for s in args.systems.split(",") if s]
     unknown = sorted(set(systems) - set(servers.SYSTEMS))
     if unknown:
@@ -283,7 +248,7 @@ def main(argv: list[str] | None = None) -> int:
         text = render(saved)
         print(text)
         if args.output is not None:
-            report.write(args.output, text)
+            write_section(args.output, text, report.BEGIN, report.END, report.HEADING)
         return 0
     command = shlex.join(["python", "bench/serving/run.py", *(argv if argv is not None else sys.argv[1:])])
     started, load_before = time.monotonic(), os.getloadavg()[0]
@@ -315,7 +280,7 @@ def main(argv: list[str] | None = None) -> int:
     text = render(saved)
     print(text)
     if output is not None:
-        report.write(output, text)
+        write_section(output, text, report.BEGIN, report.END, report.HEADING)
         log(f"wrote {output}")
     if args.json is not None:
         args.json.write_text(json.dumps(saved, indent=1))

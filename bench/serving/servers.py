@@ -35,7 +35,8 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tracking.servers import LOOPBACK, ServerError, free_port, process, wait_http
+from common.processes import LOOPBACK, ServerError, free_port, process, wait_http
+from common.venvs import spec_name, virtualenv
 
 PEERS = Path(__file__).resolve().with_name("peers")
 MLSERVER = "mlserver==1.7.1"
@@ -80,42 +81,10 @@ def peer_packages(system: str, spec: str) -> list[str]:
     return packages
 
 
-def _uv() -> str | None:
-    beside = Path(sys.executable).parent / "uv"
-    return str(beside) if beside.exists() else shutil.which("uv")
-
-
 def peer_venv(root: Path, system: str, spec: str, fresh: bool = False) -> Path:
     """A virtualenv of its own for a peer (kept under ``root`` between runs, keyed by its packages); its python."""
     packages = peer_packages(system, spec)
-    name = "serving-" + "_".join("".join(c if c.isalnum() or c in ".-" else "_" for c in p) for p in packages)
-    venv = root / name
-    python = venv / "bin" / "python"
-    marker = venv / ".bench-ready"
-    if fresh and venv.exists():
-        shutil.rmtree(venv)
-    if not marker.exists():
-        if venv.exists():
-            shutil.rmtree(venv)
-        root.mkdir(parents=True, exist_ok=True)
-        uv = _uv()
-        if uv:
-            subprocess.run([uv, "venv", "--quiet", "--python", sys.executable, str(venv)], check=True)
-            subprocess.run([uv, "pip", "install", "--quiet", "--python", str(python), *packages], check=True)
-        else:
-            subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-            subprocess.run([str(python), "-m", "pip", "install", "--quiet", *packages], check=True)
-        marker.touch()
-    return python
-
-
-def peer_version(python: Path, distribution: str) -> str:
-    return subprocess.run(
-        [str(python), "-c", f"import importlib.metadata as m; print(m.version({distribution!r}))"],
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout.strip()
+    return virtualenv(root, "serving-" + "_".join(spec_name(p) for p in packages), packages, fresh)
 
 
 def _pinned(argv: list[str], cpus: str | None) -> list[str]:

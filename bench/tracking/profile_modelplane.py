@@ -30,6 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import httpx
 
+from common.venvs import VENVS, virtualenv
 from tracking import servers, workloads
 from tracking.clients import ModelPlaneTracker
 
@@ -55,17 +56,9 @@ MARKERS = (
 
 
 def py_spy(venvs: Path) -> Path:
-    venv = venvs / "py-spy"
-    binary = venv / "bin" / "py-spy"
+    binary = venvs / "py-spy" / "bin" / "py-spy"
     if not binary.exists():
-        uv = Path(sys.executable).parent / "uv"
-        if uv.exists():
-            subprocess.run([str(uv), "venv", "--quiet", "--python", sys.executable, str(venv)], check=True)
-            python = str(venv / "bin" / "python")
-            subprocess.run([str(uv), "pip", "install", "--quiet", "--python", python, "py-spy"], check=True)
-        else:
-            subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-            subprocess.run([str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet", "py-spy"], check=True)
+        virtualenv(venvs, "py-spy", ["py-spy"])
     return binary
 
 
@@ -126,7 +119,7 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=10_000, help="runs in the database for `search`")
     parser.add_argument("--rate", type=int, default=200, help="py-spy samples per second")
     parser.add_argument("--top", type=int, default=40, help="heaviest frames to print")
-    parser.add_argument("--venvs", type=Path, default=Path.home() / ".cache" / "modelplane-bench" / "venvs")
+    parser.add_argument("--venvs", type=Path, default=VENVS)
     args = parser.parse_args()
     requests = args.requests or {"batch": 60, "single": 1500, "search": 200}[args.workload]
     binary = py_spy(args.venvs)

@@ -13,13 +13,11 @@ from __future__ import annotations
 import argparse
 import contextlib
 import dataclasses
-import importlib.metadata
 import json
 import os
 import platform
 import shlex
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -32,6 +30,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import httpx
 
+from common.facts import REPO, cpu_count, cpu_model, git_revision, log, memory, package_version
+from common.markdown import write_section
+from common.venvs import VENVS
 from tracking import report, servers, workloads
 from tracking.clients import MlflowTracker, ModelPlaneTracker, Tracker
 from tracking.report import BackendRun, SystemRun
@@ -40,7 +41,6 @@ from tracking.workloads import Result, Sample
 
 DEFAULT_MLFLOW = "mlflow==3.17.*"
 SEARCH_ROUND = 10  # searches per interleaved round
-CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "modelplane-bench"
 
 
 @dataclass(frozen=True)
@@ -86,10 +86,6 @@ QUICK = Plan(
     search_calls=20,
     list_reps={1_000: 2},
 )
-
-
-def log(message: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
 
 @dataclass
@@ -207,57 +203,17 @@ def bench_backend(sides: list[Side], plan: Plan, backend: servers.Backend) -> No
         interleave(sides, reps, f"list_{size}", "listings/s", listing)
 
 
-def _git_revision() -> str:
-    try:
-        rev = subprocess.run(
-            ["git", "-C", str(servers.REPO), "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "-C", str(servers.REPO), "status", "--porcelain", "--", "services"],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-    return f"{rev} (with uncommitted changes under services/)" if dirty else rev
-
-
-def _memory() -> str:
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemTotal:"):
-                return f"{int(line.split()[1]) / 1024 / 1024:.1f} GiB"
-    return "unknown"
-
-
-def _cpu_model() -> str:
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    return platform.processor() or "unknown"
-
-
-def _version(package: str) -> str:
-    try:
-        return importlib.metadata.version(package)
-    except importlib.metadata.PackageNotFoundError:
-        return "?"
-
-
 def machine_facts(
     mlflow_version: str, backends: list[BackendRun], workers: int, revision: str
 ) -> list[tuple[str, str]]:
-    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    libs = ", ".join(f"{p} {_version(p)}" for p in ("fastapi", "uvicorn", "sqlalchemy", "aiosqlite", "psycopg"))
+    libs = ", ".join(f"{p} {package_version(p)}" for p in ("fastapi", "uvicorn", "sqlalchemy", "aiosqlite", "psycopg"))
     return [
         ("date", time.strftime("%Y-%m-%d %H:%M %Z")),
-        ("CPU", f"{cpus} cores (nproc), {_cpu_model()}"),
-        ("memory", _memory()),
+        ("CPU", f"{cpu_count()} cores (nproc), {cpu_model()}"),
+        ("memory", memory()),
         ("OS", f"{platform.system()} {platform.release()}"),
         ("Python", platform.python_version()),
-        ("ModelPlane", f"{_version('modelplane')} at {revision}; {libs}"),
+        ("ModelPlane", f"{package_version('modelplane')} at {revision}; {libs}"),
         ("MLflow", f"{mlflow_version} (own virtualenv; job execution off)"),
         ("backends", "; ".join(f"{b.backend}: {b.backend_version}" for b in backends)),
         ("server processes", f"{workers} uvicorn workers each; the client runs on the same machine"),
@@ -301,7 +257,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--systems", default="modelplane,mlflow", help="comma-separated: modelplane,mlflow")
     parser.add_argument("--workers", type=int, default=min(4, os.cpu_count() or 1), help="server worker processes")
     parser.add_argument("--mlflow", default=DEFAULT_MLFLOW, help=f"pip spec of the peer (default {DEFAULT_MLFLOW})")
-    parser.add_argument("--venvs", type=Path, default=CACHE / "venvs", help="where the peer's virtualenv is kept")
+    parser.add_argument("--venvs", type=Path, default=VENVS, help="where the peer's virtualenv is kept")
     parser.add_argument("--fresh-venv", action="store_true", help="reinstall the peer's virtualenv")
     parser.add_argument("--output", type=Path, help="markdown to update (default: docs/benchmarks.md; --quick: none)")
     parser.add_argument("--sizes", help="run counts to search at, e.g. 1000,10000 (default: 1000,10000; --quick: 1000)")
@@ -331,7 +287,7 @@ def run_backends(args: argparse.Namespace, plan: Plan, mlflow_python: Path, mlfl
                         if system == "modelplane"
                         else MlflowTracker(running.base_url)
                     )
-                    version = _version("modelplane") if system == "modelplane" else mlflow_version
+                    version = package_version("modelplane") if system == "modelplane" else mlflow_version
                     system_run = SystemRun(system, version, running.startup_seconds)
                     backend_run.systems[system] = system_run
                     bulk = bulk_loader(system, backend, workdir, mlflow_python)
@@ -367,11 +323,11 @@ def main(argv: list[str] | None = None) -> int:
         plan = dataclasses.replace(plan, search_sizes=tuple(int(n) for n in args.sizes.split(",")))
     if args.http_runs is not None:
         plan = dataclasses.replace(plan, http_runs=args.http_runs)
-    output = args.output or (None if args.quick else servers.REPO / "docs" / "benchmarks.md")
+    output = args.output or (None if args.quick else REPO / "docs" / "benchmarks.md")
     command = shlex.join(["python", "bench/tracking/run.py", *(argv if argv is not None else sys.argv[1:])])
     started = time.monotonic()
     load_before = os.getloadavg()[0]
-    revision = _git_revision()  # at the start: the servers run the code as it is now
+    revision = git_revision("services/")  # at the start: the servers run the code as it is now
     mlflow_python, mlflow_version = Path(), "not run"
     if "mlflow" in args.systems.split(","):
         log(f"peer virtualenv: {args.mlflow}")
@@ -396,7 +352,7 @@ def main(argv: list[str] | None = None) -> int:
     text = report.section(runs, command, facts, plan.clients, list(plan.search_sizes), notes)
     print(text)
     if output is not None:
-        report.write(output, text)
+        write_section(output, text, report.BEGIN, report.END)
         log(f"wrote {output}")
     if args.json is not None:
         args.json.write_text(json.dumps(raw_results(runs), indent=2))

@@ -2,7 +2,7 @@
 
 Every server binds 127.0.0.1 on a free port, runs in its own process group with its output in a log
 file under the work directory, and is stopped (SIGTERM to the group, then SIGKILL) when its context
-exits, whatever happened inside.
+exits, whatever happened inside (``common.processes``).
 """
 
 from __future__ import annotations
@@ -11,9 +11,6 @@ import contextlib
 import json
 import os
 import secrets
-import shutil
-import signal
-import socket
 import subprocess
 import sys
 import time
@@ -23,87 +20,14 @@ from pathlib import Path
 
 import httpx
 
+from common.facts import REPO
+from common.processes import LOOPBACK, ServerError, free_port, process, wait_http
+from common.venvs import distribution_version, spec_name, virtualenv
 from tracking.clients import Metric, Pair
 
-LOOPBACK = "127.0.0.1"
-REPO = Path(__file__).resolve().parents[2]
 NAMESPACE = "bench"
 CLIENT_PRINCIPAL = "bench-client"
 RunData = tuple[str, list[Pair], list[Pair], list[Metric]]  # name, tags, params, metrics
-
-
-class ServerError(RuntimeError):
-    """A server did not start, with the tail of its log."""
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((LOOPBACK, 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def _tail(path: Path, size: int = 3000) -> str:
-    try:
-        return path.read_text(errors="replace")[-size:]
-    except OSError:
-        return ""
-
-
-@contextlib.contextmanager
-def process(argv: list[str], log: Path, env: dict[str, str], cwd: Path) -> Iterator[subprocess.Popen[bytes]]:
-    """A child in its own process group; the whole group is stopped on exit."""
-    with log.open("ab") as out:
-        proc = subprocess.Popen(
-            argv,
-            cwd=cwd,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    try:
-        yield proc
-    finally:
-        _stop_group(proc)
-
-
-def _stop_group(proc: subprocess.Popen[bytes], grace: float = 20.0) -> None:
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(proc.pid, signal.SIGTERM)
-    deadline = time.monotonic() + grace
-    while time.monotonic() < deadline:
-        if proc.poll() is not None and not _group_alive(proc.pid):
-            return
-        time.sleep(0.1)
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(proc.pid, signal.SIGKILL)
-    with contextlib.suppress(subprocess.TimeoutExpired):
-        proc.wait(timeout=5)
-
-
-def _group_alive(pgid: int) -> bool:
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def wait_http(url: str, proc: subprocess.Popen[bytes], log: Path, timeout: float) -> float:
-    """Poll ``url`` until it answers 200; the seconds it took. Fails early if the process exits."""
-    started = time.monotonic()
-    while time.monotonic() - started < timeout:
-        if proc.poll() is not None:
-            raise ServerError(f"{url}: the server exited with {proc.returncode}\n{_tail(log)}")
-        with contextlib.suppress(httpx.HTTPError):
-            if httpx.get(url, timeout=2.0).status_code == 200:
-                return time.monotonic() - started
-        time.sleep(0.25)
-    raise ServerError(f"{url}: not ready after {timeout:.0f} s\n{_tail(log)}")
 
 
 # --- Backends --------------------------------------------------------------------------------------------
@@ -260,43 +184,14 @@ def bulk_load_mlflow(backend: Backend, workdir: Path, python: Path, experiment: 
 # --- MLflow ----------------------------------------------------------------------------------------------
 
 
-def _uv() -> str | None:
-    beside = Path(sys.executable).parent / "uv"
-    return str(beside) if beside.exists() else shutil.which("uv")
-
-
 def mlflow_venv(root: Path, spec: str, fresh: bool = False) -> tuple[Path, str]:
     """A virtualenv of its own with ``spec`` (e.g. ``mlflow==3.17.*``) and psycopg2; its python and MLflow's version.
 
     Kept under ``root`` between benchmark runs (keyed by the spec) unless ``fresh``; never part of the
     project's environment.
     """
-    name = "".join(c if c.isalnum() or c in ".-" else "_" for c in spec)
-    venv = root / name
-    python = venv / "bin" / "python"
-    marker = venv / ".bench-ready"
-    if fresh and venv.exists():
-        shutil.rmtree(venv)
-    if not marker.exists():
-        if venv.exists():
-            shutil.rmtree(venv)
-        root.mkdir(parents=True, exist_ok=True)
-        packages = [spec, "psycopg2-binary"]
-        uv = _uv()
-        if uv:
-            subprocess.run([uv, "venv", "--quiet", "--python", sys.executable, str(venv)], check=True)
-            subprocess.run([uv, "pip", "install", "--quiet", "--python", str(python), *packages], check=True)
-        else:
-            subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-            subprocess.run([str(python), "-m", "pip", "install", "--quiet", *packages], check=True)
-        marker.touch()
-    version = subprocess.run(
-        [str(python), "-c", "import mlflow; print(mlflow.__version__)"],
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout.strip()
-    return python, version
+    python = virtualenv(root, spec_name(spec), [spec, "psycopg2-binary"], fresh)
+    return python, distribution_version(python, "mlflow")
 
 
 def mlflow_artifacts(workdir: Path) -> str:

@@ -9,18 +9,16 @@ with short retry and resync delays so tests converge in seconds.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
+from cluster.operator_support import OPERATOR_MODULE, WATCHING, OperatorFactory
 from harness.control_plane import ADMIN_TOKEN, LiveApi, make_settings, serve
 from harness.operator_process import OperatorProcess
-
-OPERATOR_MODULE = "modelplane.operator.main"
-WATCHING = ("datasets.v1alpha1.modelplane.io", "trainingruns.v1alpha1.modelplane.io", "jobs.v1.batch")
 
 
 @pytest.fixture
@@ -56,10 +54,8 @@ def operator_env(monkeypatch: pytest.MonkeyPatch, control_plane: LiveApi) -> dic
 
 @pytest.fixture
 def modelplane_operator(
-    run_cluster_operator: Callable[..., contextlib.AbstractContextManager[OperatorProcess]],
-    operator_env: dict[str, str],
-    kube_namespace: str,
-) -> Callable[..., contextlib.AbstractContextManager[OperatorProcess]]:
+    run_cluster_operator: OperatorFactory, operator_env: dict[str, str], kube_namespace: str
+) -> OperatorFactory:
     """``with modelplane_operator() as operator:`` runs the real operator on the test's namespace."""
 
     def start(**kwargs: Any) -> contextlib.AbstractContextManager[OperatorProcess]:

@@ -5,33 +5,32 @@ Job controller and the ingest job.
 
 from __future__ import annotations
 
-import contextlib
 import json
-from collections.abc import Callable
 from typing import Any
 
 import httpx
 import pytest
 
 from cluster.operator_support import (
+    OperatorFactory,
     complete_job,
-    condition,
     env_of,
     fail_job,
-    has_condition,
+    job_exited,
     jobs_path,
+    manifest,
     path,
     start_job,
-    terminated_pod,
+    wait_condition,
+    wait_jobs,
 )
+from harness.conditions import condition, has_condition
 from harness.kubeapi import KubeClient
 from harness.manifests import validate_manifest
-from harness.operator_process import OperatorProcess
 
 pytestmark = pytest.mark.cluster
 
 DIGEST = "sha256:" + "ab" * 32
-OperatorFactory = Callable[..., contextlib.AbstractContextManager[OperatorProcess]]
 
 
 def dataset(name: str, **spec: Any) -> dict[str, Any]:
@@ -46,7 +45,7 @@ def dataset(name: str, **spec: Any) -> dict[str, Any]:
         "schema": {"targetColumn": "species"},
     }
     body.update(spec)
-    return {"apiVersion": "modelplane.io/v1alpha1", "kind": "Dataset", "metadata": {"name": name}, "spec": body}
+    return manifest("Dataset", name, body)
 
 
 def record_version(client: httpx.Client, namespace: str, name: str, digest: str = DIGEST) -> dict[str, Any]:
@@ -66,13 +65,6 @@ def record_version(client: httpx.Client, namespace: str, name: str, digest: str 
     return dict(response.json())
 
 
-def wait_job(client: KubeClient, namespace: str, operator: OperatorProcess, count: int = 1) -> list[dict[str, Any]]:
-    listed = client.wait_for(
-        jobs_path(namespace), lambda jobs: len(jobs["items"]) >= count, alive=operator.check_running
-    )
-    return list(listed["items"])
-
-
 def test_dataset_ingest_job_then_ready_from_the_control_plane(
     kube_client: KubeClient,
     kube_namespace: str,
@@ -82,10 +74,8 @@ def test_dataset_ingest_job_then_ready_from_the_control_plane(
     ns = kube_namespace
     with modelplane_operator() as operator:
         kube_client.create(path("datasets", ns), dataset("iris"))
-        (job,) = wait_job(kube_client, ns, operator)
-        created = kube_client.wait_for(
-            path("datasets", ns, "iris"), has_condition("Ingesting", "True", "JobCreated"), alive=operator.check_running
-        )
+        (job,) = wait_jobs(kube_client, ns, "modelplane.io/dataset=iris", operator)
+        created = wait_condition(kube_client, path("datasets", ns, "iris"), operator, "Ingesting", "True", "JobCreated")
         assert has_condition("Ready", "False", "Ingesting")(created)
 
         # The Job is what the builders promise: valid for Kubernetes 1.34, owned, labelled, the job contract.
@@ -105,14 +95,10 @@ def test_dataset_ingest_job_then_ready_from_the_control_plane(
         assert "modelplane-operator" in managers
 
         start_job(kube_client, ns, job["metadata"]["name"])
-        kube_client.wait_for(
-            path("datasets", ns, "iris"), has_condition("Ingesting", "True", "JobRunning"), alive=operator.check_running
-        )
+        wait_condition(kube_client, path("datasets", ns, "iris"), operator, "Ingesting", "True", "JobRunning")
         record_version(control_plane_client, ns, "iris")
         complete_job(kube_client, ns, job["metadata"]["name"])
-        ready = kube_client.wait_for(
-            path("datasets", ns, "iris"), has_condition("Ready", "True", "VersionReady"), alive=operator.check_running
-        )
+        ready = wait_condition(kube_client, path("datasets", ns, "iris"), operator, "Ready", "True", "VersionReady")
         events = kube_client.wait_for(
             f"/api/v1/namespaces/{ns}/events",
             lambda listed: any(e.get("reason") == "VersionReady" for e in listed["items"]),
@@ -142,12 +128,10 @@ def test_refresh_annotation_ingests_again_and_supersedes_the_old_job(
     ns = kube_namespace
     with modelplane_operator() as operator:
         kube_client.create(path("datasets", ns), dataset("flowers"))
-        (first,) = wait_job(kube_client, ns, operator)
+        (first,) = wait_jobs(kube_client, ns, "modelplane.io/dataset=flowers", operator)
         record_version(control_plane_client, ns, "flowers")
         complete_job(kube_client, ns, first["metadata"]["name"])
-        kube_client.wait_for(
-            path("datasets", ns, "flowers"), has_condition("Ready", "True"), alive=operator.check_running
-        )
+        wait_condition(kube_client, path("datasets", ns, "flowers"), operator, "Ready", "True")
 
         kube_client.patch(
             path("datasets", ns, "flowers"), {"metadata": {"annotations": {"modelplane.io/refresh": "1"}}}
@@ -163,9 +147,7 @@ def test_refresh_annotation_ingests_again_and_supersedes_the_old_job(
             raise
         second = next(j for j in jobs["items"] if j["metadata"]["name"] != first["metadata"]["name"])
         # While the refresh runs the current version stays Ready.
-        refreshing = kube_client.wait_for(
-            path("datasets", ns, "flowers"), has_condition("Ingesting", "True"), alive=operator.check_running
-        )
+        refreshing = wait_condition(kube_client, path("datasets", ns, "flowers"), operator, "Ingesting", "True")
         assert has_condition("Ready", "True", "VersionReady")(refreshing)
         new_digest = "sha256:" + "cd" * 32
         record_version(control_plane_client, ns, "flowers", new_digest)
@@ -193,7 +175,7 @@ def test_failed_ingest_reports_the_job_reason_and_a_deleted_job_is_recreated(
     ns = kube_namespace
     with modelplane_operator() as operator:
         kube_client.create(path("datasets", ns), dataset("broken"))
-        (job,) = wait_job(kube_client, ns, operator)
+        (job,) = wait_jobs(kube_client, ns, "modelplane.io/dataset=broken", operator)
         name = job["metadata"]["name"]
         kube_client.delete(jobs_path(ns, name), propagationPolicy="Background")
         recreated = kube_client.wait_for(
@@ -202,9 +184,7 @@ def test_failed_ingest_reports_the_job_reason_and_a_deleted_job_is_recreated(
             alive=operator.check_running,
         )
         fail_job(kube_client, ns, name)
-        failed = kube_client.wait_for(
-            path("datasets", ns, "broken"), has_condition("Ready", "False", "JobFailed"), alive=operator.check_running
-        )
+        failed = wait_condition(kube_client, path("datasets", ns, "broken"), operator, "Ready", "False", "JobFailed")
     assert recreated["metadata"]["name"] == name
     assert "backoff limit" in condition(failed, "Ready")["message"]
 
@@ -212,24 +192,20 @@ def test_failed_ingest_reports_the_job_reason_and_a_deleted_job_is_recreated(
 def test_control_plane_unavailable_is_a_condition_and_retried(
     kube_client: KubeClient,
     kube_namespace: str,
-    run_cluster_operator: OperatorFactory,
-    operator_env: dict[str, str],
+    modelplane_operator: OperatorFactory,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     from harness.ports import free_port
 
+    # After the fixtures' settings: the operator is told of a control plane where nothing listens.
     monkeypatch.setenv("MODELPLANE_OPERATOR_API_URL", f"http://127.0.0.1:{free_port()}")
     ns = kube_namespace
-    with run_cluster_operator(
-        "modelplane.operator.main", module=True, namespaces=[ns], watching=["datasets.", "jobs."]
-    ) as operator:
+    with modelplane_operator() as operator:
         kube_client.create(path("datasets", ns), dataset("lonely"))
-        (job,) = wait_job(kube_client, ns, operator)
+        (job,) = wait_jobs(kube_client, ns, "modelplane.io/dataset=lonely", operator)
         complete_job(kube_client, ns, job["metadata"]["name"])
-        unavailable = kube_client.wait_for(
-            path("datasets", ns, "lonely"),
-            has_condition("Ready", "False", "ControlPlaneUnavailable"),
-            alive=operator.check_running,
+        unavailable = wait_condition(
+            kube_client, path("datasets", ns, "lonely"), operator, "Ready", "False", "ControlPlaneUnavailable"
         )
     assert "unreachable" in condition(unavailable, "Ready")["message"]
     assert f"Retrying Dataset {ns}/lonely in 1s" in operator.output()
@@ -254,13 +230,10 @@ def test_a_validation_failure_reported_by_the_pod_names_the_failed_rules(
     }
     with modelplane_operator() as operator:
         kube_client.create(path("datasets", ns), dataset("strict"))
-        (job,) = wait_job(kube_client, ns, operator)
-        terminated_pod(kube_client, ns, job["metadata"]["name"], message=json.dumps(result), exit_code=3)
-        fail_job(kube_client, ns, job["metadata"]["name"], reason="PodFailurePolicy")
-        failed = kube_client.wait_for(
-            path("datasets", ns, "strict"),
-            has_condition("Ready", "False", "ValidationFailed"),
-            alive=operator.check_running,
+        (job,) = wait_jobs(kube_client, ns, "modelplane.io/dataset=strict", operator)
+        job_exited(kube_client, ns, job["metadata"]["name"], message=json.dumps(result), exit_code=3)
+        failed = wait_condition(
+            kube_client, path("datasets", ns, "strict"), operator, "Ready", "False", "ValidationFailed"
         )
     assert condition(failed, "Ready")["message"] == "Validation failed: age.minimum, postcode.pattern."
     assert failed["status"]["validation"] == {"violations": 7, "failedRules": ["age.minimum", "postcode.pattern"]}

@@ -1,99 +1,40 @@
-"""The InferenceService controller end to end on a real API server: the operator as its restricted identity
-(plus the rules for Deployments, HPAs and PodDisruptionBudgets, see :func:`serving_rbac`), a live control
-plane, and the test playing the ModelVersion controller (it writes Ready ModelVersions' status) and the
-Deployment controller (it writes the Deployments' status; envtest runs no controllers).
+"""The InferenceService controller end to end on a real API server: the operator as its restricted identity, a
+live control plane, and the test playing the ModelVersion controller (it writes Ready ModelVersions' status) and
+the Deployment controller (it writes the Deployments' status; envtest runs no controllers).
 
-The operator runs the InferenceService controller alone (registered as ``registration`` does): the
-ModelVersion controller would recompute the status this test writes from a validation Job.
+The operator runs the InferenceService controller alone (``harness/inference_operator.py``, registered as
+``registration`` does): the ModelVersion controller would recompute the status this test writes from a
+validation Job.
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from cluster.operator_support import condition, has_condition, now, path
-from harness.cluster import OPERATOR_NAMESPACE, OPERATOR_SERVICE_ACCOUNT, OperatorIdentity
+from cluster.operator_support import OperatorFactory, artifact_uri, manifest, now, path, wait_condition
+from harness.conditions import condition
 from harness.kubeapi import KubeApiError, KubeClient, resource_path
 from harness.manifests import validate_manifest
 from harness.operator_process import OperatorProcess
+from harness.operators import INFERENCE_OPERATOR
 
 pytestmark = pytest.mark.cluster
 
-OperatorFactory = Callable[..., contextlib.AbstractContextManager[OperatorProcess]]
-SERVING_ROLE = "modelplane-test-operator-serving"
-OPERATOR = """
-import kopf
-
-from modelplane.operator import children, registration, settings
-from modelplane.operator.inference import handlers
-
-registry = kopf.get_default_registry()
-kopf.on.startup(registry=registry, id="configure")(settings.configure)
-kopf.on.startup(registry=registry, id="runtime")(registration.start_runtime)
-kopf.on.cleanup(registry=registry, id="runtime")(registration.stop_runtime)
-handlers.register(registry, resync_seconds=60)
-children.register(registry, {"InferenceService": handlers.reconcile_from_child})
-"""
 WATCHING = ("inferenceservices.v1alpha1.modelplane.io", "modelversions.v1alpha1.modelplane.io", "deployments.v1.apps")
-
-
-def serving_rbac() -> tuple[dict[str, Any], dict[str, Any]]:
-    """What the operator needs for InferenceServices beyond the harness's ClusterRole (which predates them)."""
-    role = {
-        "apiVersion": "rbac.authorization.k8s.io/v1",
-        "kind": "ClusterRole",
-        "metadata": {"name": SERVING_ROLE},
-        "rules": [
-            {
-                "apiGroups": ["apps"],
-                "resources": ["deployments"],
-                "verbs": ["get", "list", "watch", "create", "patch", "delete"],
-            },
-            {
-                "apiGroups": ["autoscaling"],
-                "resources": ["horizontalpodautoscalers"],
-                "verbs": ["get", "list", "create", "patch", "delete"],
-            },
-            {"apiGroups": ["policy"], "resources": ["poddisruptionbudgets"], "verbs": ["get", "create", "patch"]},
-        ],
-    }
-    binding = {
-        "apiVersion": "rbac.authorization.k8s.io/v1",
-        "kind": "ClusterRoleBinding",
-        "metadata": {"name": SERVING_ROLE},
-        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": SERVING_ROLE},
-        "subjects": [{"kind": "ServiceAccount", "name": OPERATOR_SERVICE_ACCOUNT, "namespace": OPERATOR_NAMESPACE}],
-    }
-    return role, binding
 
 
 @pytest.fixture
 def inference_operator(
-    run_cluster_operator: OperatorFactory,
-    operator_identity: OperatorIdentity,
-    operator_env: dict[str, str],
-    kube_client: KubeClient,
-    kube_namespace: str,
-    tmp_path: Path,
+    run_cluster_operator: OperatorFactory, operator_env: dict[str, str], kube_namespace: str
 ) -> OperatorFactory:
     """``with inference_operator() as operator:`` runs the InferenceService controller on the test's namespace."""
-    role, binding = serving_rbac()
-    rbac = "/apis/rbac.authorization.k8s.io/v1"
-    kube_client.apply(f"{rbac}/clusterroles/{SERVING_ROLE}", role, field_manager="modelplane-tests", force=True)
-    kube_client.apply(
-        f"{rbac}/clusterrolebindings/{SERVING_ROLE}", binding, field_manager="modelplane-tests", force=True
-    )
-    target = tmp_path / "inference_operator.py"
-    target.write_text(OPERATOR, encoding="utf-8")
 
     def start() -> contextlib.AbstractContextManager[OperatorProcess]:
-        return run_cluster_operator(target, namespaces=[kube_namespace], watching=list(WATCHING))
+        return run_cluster_operator(INFERENCE_OPERATOR, namespaces=[kube_namespace], watching=list(WATCHING))
 
     return start
 
@@ -104,7 +45,7 @@ def deployments_path(namespace: str, name: str | None = None, subresource: str |
 
 def register(cp: httpx.Client, ns: str, digest: str) -> int:
     """What the ModelVersion's validation job records: the version in the registry."""
-    body = {"artifact_uri": f"s3://modelplane/{ns}/sha256/{digest[:2]}/{digest}", "sha256": digest, "size_bytes": 512}
+    body = {"artifact_uri": artifact_uri(ns, digest), "sha256": digest, "size_bytes": 512}
     response = cp.post(f"/api/v1/namespaces/{ns}/models/credit/versions", json=body)
     assert response.status_code in (200, 201), response.text
     return int(response.json()["version"])
@@ -112,17 +53,12 @@ def register(cp: httpx.Client, ns: str, digest: str) -> int:
 
 def apply_model_version(kube: KubeClient, ns: str, name: str, digest: str, *, ready: bool, version: int | None) -> None:
     """A ModelVersion with the status its controller writes (Ready, or failing its gates)."""
-    body = {
-        "apiVersion": "modelplane.io/v1alpha1",
-        "kind": "ModelVersion",
-        "metadata": {"name": name},
-        "spec": {"modelName": "credit", "source": {"trainingRunRef": {"name": "credit-rf"}}},
-    }
+    spec = {"modelName": "credit", "source": {"trainingRunRef": {"name": "credit-rf"}}}
     if not kube.exists(path("modelversions", ns, name)):
-        kube.create(path("modelversions", ns), body)
+        kube.create(path("modelversions", ns), manifest("ModelVersion", name, spec))
     status: dict[str, Any] = {
         "observedGeneration": 1,
-        "artifact": {"uri": f"s3://modelplane/{ns}/sha256/{digest[:2]}/{digest}", "sha256": digest, "sizeBytes": 512},
+        "artifact": {"uri": artifact_uri(ns, digest), "sha256": digest, "sizeBytes": 512},
         "conditions": [
             {
                 "type": "Ready",
@@ -197,12 +133,8 @@ def test_a_service_serves_a_ready_version_rolls_to_a_new_one_and_records_both(
     ns, kube, cp = kube_namespace, kube_client, control_plane_client
     v1_digest, v2_digest = "a1" * 32, "b2" * 32
     apply_model_version(kube, ns, "credit-v1", v1_digest, ready=True, version=register(cp, ns, v1_digest))
-    service = {
-        "apiVersion": "modelplane.io/v1alpha1",
-        "kind": "InferenceService",
-        "metadata": {"name": "credit"},
-        "spec": {"modelVersionRef": {"name": "credit-v1"}, "replicas": {"min": 2, "max": 2}},
-    }
+    spec = {"modelVersionRef": {"name": "credit-v1"}, "replicas": {"min": 2, "max": 2}}
+    service = manifest("InferenceService", "credit", spec)
     with inference_operator() as operator:
         kube.create(path("inferenceservices", ns), service)
         deployment = kube.wait_for(
@@ -214,17 +146,11 @@ def test_a_service_serves_a_ready_version_rolls_to_a_new_one_and_records_both(
             lambda p: True,
             alive=operator.check_running,
         )
-        progressing = kube.wait_for(
-            path("inferenceservices", ns, "credit"),
-            has_condition("Ready", "False", "DeploymentProgressing"),
-            alive=operator.check_running,
+        progressing = wait_condition(
+            kube, path("inferenceservices", ns, "credit"), operator, "Ready", "False", "DeploymentProgressing"
         )
         roll_out(kube, ns, "credit-predictor")
-        ready = kube.wait_for(
-            path("inferenceservices", ns, "credit"),
-            has_condition("Ready", "True", "Serving"),
-            alive=operator.check_running,
-        )
+        ready = wait_condition(kube, path("inferenceservices", ns, "credit"), operator, "Ready", "True", "Serving")
         kube.wait_for(
             path("inferenceservices", ns, "credit"),
             lambda o: "modelplane.io/recorded-traffic" in o["metadata"].get("annotations", {}),
@@ -306,22 +232,16 @@ def test_a_version_that_is_not_ready_waits_and_changes_nothing_until_it_is(
     ns, kube = kube_namespace, kube_client
     digest = "c3" * 32
     apply_model_version(kube, ns, "credit-v3", digest, ready=False, version=None)
-    service = {
-        "apiVersion": "modelplane.io/v1alpha1",
-        "kind": "InferenceService",
-        "metadata": {"name": "credit"},
-        "spec": {
-            "modelVersionRef": {"name": "credit-v3"},
-            "replicas": {"min": 1, "max": 4},
-            "autoscaling": {"metric": "Cpu", "target": 60},
-        },
+    spec = {
+        "modelVersionRef": {"name": "credit-v3"},
+        "replicas": {"min": 1, "max": 4},
+        "autoscaling": {"metric": "Cpu", "target": 60},
     }
+    service = manifest("InferenceService", "credit", spec)
     with inference_operator() as operator:
         kube.create(path("inferenceservices", ns), service)
-        waiting = kube.wait_for(
-            path("inferenceservices", ns, "credit"),
-            has_condition("ModelResolved", "False", "ModelVersionNotReady"),
-            alive=operator.check_running,
+        waiting = wait_condition(
+            kube, path("inferenceservices", ns, "credit"), operator, "ModelResolved", "False", "ModelVersionNotReady"
         )
         with pytest.raises(KubeApiError) as missing:
             kube.get(deployments_path(ns, "credit-predictor"))

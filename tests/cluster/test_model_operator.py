@@ -5,25 +5,29 @@ job would register and writes the job's result as the pod's termination message,
 
 from __future__ import annotations
 
-import contextlib
 import json
 import time
-from collections.abc import Callable
 from typing import Any
 
 import httpx
 import pytest
 
 from cluster.operator_support import (
+    DATASET_DIGEST,
+    OperatorFactory,
+    artifact_uri,
     complete_job,
-    condition,
     env_of,
-    fail_job,
-    has_condition,
+    job_exited,
     jobs_path,
+    make_dataset_ready,
+    manifest,
     path,
-    terminated_pod,
+    record_training_run,
+    wait_condition,
+    wait_jobs,
 )
+from harness.conditions import condition, has_condition
 from harness.control_plane import LiveApi
 from harness.kubeapi import KubeClient
 from harness.manifests import validate_manifest
@@ -31,16 +35,7 @@ from harness.operator_process import OperatorProcess
 
 pytestmark = pytest.mark.cluster
 
-OperatorFactory = Callable[..., contextlib.AbstractContextManager[OperatorProcess]]
-WATCHING = [
-    "datasets.v1alpha1.modelplane.io",
-    "trainingruns.v1alpha1.modelplane.io",
-    "modelversions.v1alpha1.modelplane.io",
-    "inferenceservices.v1alpha1.modelplane.io",
-    "jobs.v1.batch",
-]
 FINALIZER = "modelplane.io/artifact-retention"
-DATASET_DIGEST = "sha256:" + "5e" * 32
 SIGNATURE = {
     "inputs": [{"name": "float_input", "datatype": "FP32", "shape": [-1, 4]}],
     "outputs": [{"name": "label", "datatype": "INT64", "shape": [-1]}],
@@ -57,27 +52,18 @@ def external_version(name: str, sha256: str, **spec: Any) -> dict[str, Any]:
             "secretAccessKeyRef": {"name": "vendor-s3", "key": "secret"},
         }
     }
-    return {
-        "apiVersion": "modelplane.io/v1alpha1",
-        "kind": "ModelVersion",
-        "metadata": {"name": name},
-        "spec": {"modelName": "iris", "source": source, **spec},
-    }
+    return manifest("ModelVersion", name, {"modelName": "iris", "source": source, **spec})
 
 
 def validation_job(kube: KubeClient, ns: str, name: str, operator: OperatorProcess) -> dict[str, Any]:
-    listed = kube.wait_for(
-        jobs_path(ns) + f"?labelSelector=modelplane.io/model-version={name}",
-        lambda jobs: len(jobs["items"]) == 1,
-        alive=operator.check_running,
-    )
-    return dict(kube.get(jobs_path(ns, listed["items"][0]["metadata"]["name"])))
+    (listed,) = wait_jobs(kube, ns, f"modelplane.io/model-version={name}", operator)
+    return dict(kube.get(jobs_path(ns, listed["metadata"]["name"])))
 
 
 def register(cp: httpx.Client, ns: str, sha256: str, *, source: str, run_id: str | None = None) -> dict[str, Any]:
     """What the validation job records in the registry."""
     body: dict[str, Any] = {
-        "artifact_uri": f"s3://modelplane/{ns}/sha256/{sha256[:2]}/{sha256}",
+        "artifact_uri": artifact_uri(ns, sha256),
         "sha256": sha256,
         "size_bytes": 4096,
         "signature": SIGNATURE,
@@ -124,9 +110,8 @@ def validate(kube: KubeClient, cp: httpx.Client, ns: str, name: str, sha256: str
     version = register(cp, ns, sha256, source=name)
     artifact = {"uri": version["artifact_uri"], "sha256": sha256, "sizeBytes": 4096}
     message = result(job, registeredVersion=version["version"], artifact=artifact, metrics={"accuracy": 0.96})
-    terminated_pod(kube, ns, job["metadata"]["name"], message=message, exit_code=0, phase="Succeeded")
-    complete_job(kube, ns, job["metadata"]["name"])
-    kube.wait_for(path("modelversions", ns, name), has_condition("Ready", "True"), alive=operator.check_running)
+    job_exited(kube, ns, job["metadata"]["name"], message=message, exit_code=0)
+    wait_condition(kube, path("modelversions", ns, name), operator, "Ready", "True")
     return int(version["version"])
 
 
@@ -168,13 +153,11 @@ def test_an_external_model_is_validated_registered_and_takes_its_alias(
     control_plane_client: httpx.Client,
 ) -> None:
     ns, sha256 = kube_namespace, "a7" * 32
-    with modelplane_operator(watching=WATCHING) as operator:
+    with modelplane_operator() as operator:
         kube_client.create(path("modelversions", ns), external_version("iris-ext", sha256, aliases=["champion"]))
         job = validation_job(kube_client, ns, "iris-ext", operator)
-        created = kube_client.wait_for(
-            path("modelversions", ns, "iris-ext"),
-            has_condition("Validated", "Unknown", "JobCreated"),
-            alive=operator.check_running,
+        created = wait_condition(
+            kube_client, path("modelversions", ns, "iris-ext"), operator, "Validated", "Unknown", "JobCreated"
         )
         validate_manifest({k: v for k, v in job.items() if k != "status"})
         env = env_of(job)
@@ -192,10 +175,8 @@ def test_an_external_model_is_validated_registered_and_takes_its_alias(
         assert condition(created, "AliasesAssigned")["reason"] == "AliasesPending"
 
         version = validate(kube_client, control_plane_client, ns, "iris-ext", sha256, operator)
-        ready = kube_client.wait_for(
-            path("modelversions", ns, "iris-ext"),
-            has_condition("AliasesAssigned", "True", "AliasesHeld"),
-            alive=operator.check_running,
+        ready = wait_condition(
+            kube_client, path("modelversions", ns, "iris-ext"), operator, "AliasesAssigned", "True", "AliasesHeld"
         )
         held = aliases(control_plane_client, ns)
         table = kube_client.table(path("modelversions", ns))
@@ -226,25 +207,20 @@ def test_failure_reasons_reach_status_and_gates_report_measured_values(
 ) -> None:
     ns = kube_namespace
     evaluation = {"datasetRef": {"name": "holdout"}, "thresholds": [{"metric": "accuracy", "min": 0.9}]}
-    with modelplane_operator(watching=WATCHING) as operator:
+    with modelplane_operator() as operator:
         kube_client.create(path("modelversions", ns), external_version("bad-digest", "b1" * 32))
         kube_client.create(path("modelversions", ns), external_version("gated", "b2" * 32, evaluation=evaluation))
-        waiting = kube_client.wait_for(
-            path("modelversions", ns, "gated"),
-            has_condition("Ready", "False", "DatasetNotFound"),
-            alive=operator.check_running,
+        waiting = wait_condition(
+            kube_client, path("modelversions", ns, "gated"), operator, "Ready", "False", "DatasetNotFound"
         )
         make_dataset_ready(kube_client, control_plane_client, ns, operator, "holdout")
 
         job = validation_job(kube_client, ns, "bad-digest", operator)
         mismatch = f"sha256 mismatch: expected {'b1' * 32}, got {'ff' * 32}"
         message = result(job, succeeded=False, reason="DigestMismatch", message=mismatch)
-        terminated_pod(kube_client, ns, job["metadata"]["name"], message=message, exit_code=2)
-        fail_job(kube_client, ns, job["metadata"]["name"], reason="PodFailurePolicy")
-        invalid = kube_client.wait_for(
-            path("modelversions", ns, "bad-digest"),
-            has_condition("Validated", "False", "DigestMismatch"),
-            alive=operator.check_running,
+        job_exited(kube_client, ns, job["metadata"]["name"], message=message, exit_code=2)
+        invalid = wait_condition(
+            kube_client, path("modelversions", ns, "bad-digest"), operator, "Validated", "False", "DigestMismatch"
         )
 
         gated_job = validation_job(kube_client, ns, "gated", operator)
@@ -259,12 +235,9 @@ def test_failure_reasons_reach_status_and_gates_report_measured_values(
             metrics={"accuracy": 0.81},
             gates=gates,
         )
-        terminated_pod(kube_client, ns, gated_job["metadata"]["name"], message=message, exit_code=3)
-        fail_job(kube_client, ns, gated_job["metadata"]["name"], reason="PodFailurePolicy")
-        failed_gate = kube_client.wait_for(
-            path("modelversions", ns, "gated"),
-            has_condition("Evaluated", "False", "GateFailed"),
-            alive=operator.check_running,
+        job_exited(kube_client, ns, gated_job["metadata"]["name"], message=message, exit_code=3)
+        failed_gate = wait_condition(
+            kube_client, path("modelversions", ns, "gated"), operator, "Evaluated", "False", "GateFailed"
         )
     assert condition(waiting, "Validated")["status"] == "Unknown"
     evaluated_on = json.loads(env_of(gated_job)["MODELPLANE_EVAL_DATASET"])
@@ -291,7 +264,7 @@ def test_two_versions_claiming_an_alias_leave_one_holder_and_it_moves_back_on_de
     control_plane_client: httpx.Client,
 ) -> None:
     ns = kube_namespace
-    with modelplane_operator(watching=WATCHING) as operator:
+    with modelplane_operator() as operator:
         kube_client.create(path("modelversions", ns), external_version("iris-old", "c1" * 32, aliases=["champion"]))
         old = validate(kube_client, control_plane_client, ns, "iris-old", "c1" * 32, operator)
         kube_client.wait_for(
@@ -314,10 +287,8 @@ def test_two_versions_claiming_an_alias_leave_one_holder_and_it_moves_back_on_de
 
         kube_client.delete(path("modelversions", ns, "iris-new"))
         wait_gone(kube_client, path("modelversions", ns, "iris-new"), operator)
-        back = kube_client.wait_for(
-            path("modelversions", ns, "iris-old"),
-            has_condition("AliasesAssigned", "True", "AliasesHeld"),
-            alive=operator.check_running,
+        back = wait_condition(
+            kube_client, path("modelversions", ns, "iris-old"), operator, "AliasesAssigned", "True", "AliasesHeld"
         )
         final = settled_aliases(control_plane_client, ns, {"champion": 1}, operator)
     assert (old, new) == (1, 2)
@@ -347,28 +318,17 @@ def test_a_version_in_use_is_not_deleted_and_a_delete_policy_deletes_the_artifac
     control_plane_client: httpx.Client,
 ) -> None:
     ns = kube_namespace
-    service = {
-        "apiVersion": "modelplane.io/v1alpha1",
-        "kind": "InferenceService",
-        "metadata": {"name": "iris-svc"},
-        "spec": {"modelRef": {"name": "iris", "alias": "champion"}},
-    }
+    service = manifest("InferenceService", "iris-svc", {"modelRef": {"name": "iris", "alias": "champion"}})
     served_digest = upload(control_plane_client, ns, b"served model " * 256)
     scratch_digest = upload(control_plane_client, ns, b"scratch model " * 256)
-    with modelplane_operator(watching=WATCHING) as operator:
+    with modelplane_operator() as operator:
         kube_client.create(path("modelversions", ns), external_version("served", served_digest, aliases=["champion"]))
         validate(kube_client, control_plane_client, ns, "served", served_digest, operator)
-        kube_client.wait_for(
-            path("modelversions", ns, "served"),
-            has_condition("AliasesAssigned", "True"),
-            alive=operator.check_running,
-        )
+        wait_condition(kube_client, path("modelversions", ns, "served"), operator, "AliasesAssigned", "True")
         kube_client.create(path("inferenceservices", ns), service)
         kube_client.delete(path("modelversions", ns, "served"))
-        blocked = kube_client.wait_for(
-            path("modelversions", ns, "served"),
-            has_condition("Deleting", "True", "InUse"),
-            alive=operator.check_running,
+        blocked = wait_condition(
+            kube_client, path("modelversions", ns, "served"), operator, "Deleting", "True", "InUse"
         )
         time.sleep(2)  # longer than a resync: still there
         still = kube_client.get(path("modelversions", ns, "served"))
@@ -398,35 +358,6 @@ def test_a_version_in_use_is_not_deleted_and_a_delete_policy_deletes_the_artifac
     assert [e["action"] for e in audit if e["object_id"] == served_digest] == ["artifact.upload"]
 
 
-def make_dataset_ready(
-    kube: KubeClient, cp: httpx.Client, ns: str, operator: OperatorProcess, name: str
-) -> dict[str, Any]:
-    """Apply a Dataset and play its ingest: record a version, complete the Job; wait until Ready."""
-    body = {
-        "apiVersion": "modelplane.io/v1alpha1",
-        "kind": "Dataset",
-        "metadata": {"name": name},
-        "spec": {"source": {"http": {"url": "https://example.com/iris.csv"}}, "schema": {"targetColumn": "species"}},
-    }
-    kube.create(path("datasets", ns), body)
-    jobs = kube.wait_for(
-        jobs_path(ns) + f"?labelSelector=modelplane.io/dataset={name}",
-        lambda listed: len(listed["items"]) == 1,
-        alive=operator.check_running,
-    )
-    version = {
-        "digest": DATASET_DIGEST,
-        "rows": 150,
-        "columns": 5,
-        "artifacts": {"train": "s3://mp/train.parquet", "test": "s3://mp/test.parquet"},
-        "profile_uri": "s3://mp/profile.json",
-    }
-    response = cp.post(f"/api/v1/namespaces/{ns}/datasets/{name}/versions", json=version)
-    assert response.status_code in (200, 201), response.text
-    complete_job(kube, ns, jobs["items"][0]["metadata"]["name"])
-    return dict(kube.wait_for(path("datasets", ns, name), has_condition("Ready", "True"), alive=operator.check_running))
-
-
 def test_a_training_runs_model_and_a_version_waiting_for_it_are_validated_from_its_status(
     kube_client: KubeClient,
     kube_namespace: str,
@@ -434,52 +365,43 @@ def test_a_training_runs_model_and_a_version_waiting_for_it_are_validated_from_i
     control_plane_client: httpx.Client,
 ) -> None:
     ns, artifact = kube_namespace, "e4" * 32
-    run = {
-        "apiVersion": "modelplane.io/v1alpha1",
-        "kind": "TrainingRun",
-        "metadata": {"name": "iris-rf"},
-        "spec": {
+    run = manifest(
+        "TrainingRun",
+        "iris-rf",
+        {
             "datasetRef": {"name": "iris"},
             "trainer": {"builtin": {"estimator": "RandomForestClassifier"}},
             "output": {"modelName": "iris"},
         },
-    }
-    mine = {
-        "apiVersion": "modelplane.io/v1alpha1",
-        "kind": "ModelVersion",
-        "metadata": {"name": "iris-gated"},
-        "spec": {
+    )
+    mine = manifest(
+        "ModelVersion",
+        "iris-gated",
+        {
             "modelName": "iris",
             "source": {"trainingRunRef": {"name": "iris-rf"}},
             "evaluation": {"thresholds": [{"metric": "accuracy", "min": 0.9}]},
         },
-    }
-    with modelplane_operator(watching=WATCHING) as operator:
+    )
+    with modelplane_operator() as operator:
         kube_client.create(path("modelversions", ns), mine)
-        kube_client.wait_for(
-            path("modelversions", ns, "iris-gated"),
-            has_condition("Ready", "False", "SourceNotFound"),
-            alive=operator.check_running,
+        wait_condition(
+            kube_client, path("modelversions", ns, "iris-gated"), operator, "Ready", "False", "SourceNotFound"
         )
         kube_client.create(path("trainingruns", ns), run)
-        make_dataset_ready(kube_client, control_plane_client, ns, operator, "iris")
-        train = kube_client.wait_for(
-            jobs_path(ns) + "?labelSelector=modelplane.io/training-run=iris-rf",
-            lambda jobs: len(jobs["items"]) == 1,
-            alive=operator.check_running,
-        )["items"][0]
+        make_dataset_ready(kube_client, control_plane_client, ns, operator)
+        (train,) = wait_jobs(kube_client, ns, "modelplane.io/training-run=iris-rf", operator)
         waiting = kube_client.get(path("modelversions", ns, "iris-gated"))
         run_id = env_of(train)["MODELPLANE_RUN_ID"]
-        record_run(control_plane_client, ns, run_id, artifact)
+        recorded = {"experiment": "iris-rf", "run_id": run_id, "dataset_digest": DATASET_DIGEST, "seed": 42}
+        record_training_run(control_plane_client, ns, recorded, {"accuracy": 0.95}, artifact)
         complete_job(kube_client, ns, train["metadata"]["name"])
-        kube_client.wait_for(
-            path("trainingruns", ns, "iris-rf"), has_condition("Succeeded", "True"), alive=operator.check_running
-        )
+        wait_condition(kube_client, path("trainingruns", ns, "iris-rf"), operator, "Succeeded", "True")
         created = validation_job(kube_client, ns, f"iris-rf-{artifact[:8]}", operator)
         gated = validation_job(kube_client, ns, "iris-gated", operator)
     source = json.loads(env_of(created)["MODELPLANE_MODEL_SOURCE"])
     assert source == {
-        "uri": f"s3://modelplane/{ns}/sha256/{artifact[:2]}/{artifact}",
+        "uri": artifact_uri(ns, artifact),
         "sha256": artifact,
         "runId": run_id,
         "trainingRun": "iris-rf",
@@ -491,16 +413,3 @@ def test_a_training_runs_model_and_a_version_waiting_for_it_are_validated_from_i
     assert (evaluated_on["name"], evaluated_on["digest"]) == ("iris", DATASET_DIGEST)
     assert evaluated_on["artifacts"]["test"] == "s3://mp/test.parquet"
     assert condition(waiting, "Validated")["reason"] in ("SourceNotReady", "SourceNotFound")
-
-
-def record_run(cp: httpx.Client, ns: str, run_id: str, artifact: str) -> None:
-    """What the training job records: the run, its metrics and its content-addressed artifact, Succeeded."""
-    body = {"experiment": "iris-rf", "run_id": run_id, "dataset_digest": DATASET_DIGEST, "seed": 42}
-    response = cp.post(f"/api/v1/namespaces/{ns}/runs", json=body)
-    assert response.status_code in (200, 201), response.text
-    points = [{"key": "accuracy", "value": 0.95, "step": 0, "timestamp": int(time.time() * 1000)}]
-    response = cp.post(f"/api/v1/runs/{run_id}/log-batch", json={"metrics": points})
-    assert response.status_code == 200, response.text
-    uri = f"s3://modelplane/{ns}/sha256/{artifact[:2]}/{artifact}"
-    response = cp.patch(f"/api/v1/runs/{run_id}", json={"status": "Succeeded", "artifact_uri": uri})
-    assert response.status_code == 200, response.text

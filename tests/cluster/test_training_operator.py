@@ -5,105 +5,50 @@ the run the job would record, then marks the Job complete).
 
 from __future__ import annotations
 
-import contextlib
 import time
-from collections.abc import Callable
 from typing import Any
 
 import httpx
 import pytest
 
 from cluster.operator_support import (
+    DATASET_DIGEST,
+    OperatorFactory,
     complete_job,
-    condition,
     env_of,
     fail_job,
-    has_condition,
+    job_exited,
     jobs_path,
     list_jobs,
+    make_dataset_ready,
     path,
+    record_training_run,
     start_job,
-    terminated_pod,
+    training_run,
+    wait_condition,
+    wait_jobs,
 )
+from harness.conditions import condition, has_condition
 from harness.kubeapi import KubeClient, resource_path
 from harness.manifests import validate_manifest
-from harness.operator_process import OperatorProcess
 
 pytestmark = pytest.mark.cluster
 
-DATASET_DIGEST = "sha256:" + "5e" * 32
-OperatorFactory = Callable[..., contextlib.AbstractContextManager[OperatorProcess]]
-
-
-def dataset_body(name: str) -> dict[str, Any]:
-    return {
-        "apiVersion": "modelplane.io/v1alpha1",
-        "kind": "Dataset",
-        "metadata": {"name": name},
-        "spec": {"source": {"http": {"url": "https://example.com/iris.csv"}}, "schema": {"targetColumn": "species"}},
-    }
-
-
-def training_run(name: str, dataset: str = "iris", **spec: Any) -> dict[str, Any]:
-    body: dict[str, Any] = {
-        "datasetRef": {"name": dataset},
-        "trainer": {"builtin": {"estimator": "RandomForestClassifier"}},
-        "hyperparameters": {"n_estimators": 20},
-        "seed": 7,
-    }
-    body.update(spec)
-    return {"apiVersion": "modelplane.io/v1alpha1", "kind": "TrainingRun", "metadata": {"name": name}, "spec": body}
-
-
-def make_dataset_ready(
-    kube: KubeClient, cp: httpx.Client, ns: str, operator: OperatorProcess, name: str = "iris"
-) -> dict[str, Any]:
-    """Apply a Dataset and play its ingest: record a version, complete the Job; wait until Ready."""
-    kube.create(path("datasets", ns), dataset_body(name))
-    jobs = kube.wait_for(
-        jobs_path(ns) + f"?labelSelector=modelplane.io/dataset={name}",
-        lambda listed: len(listed["items"]) == 1,
-        alive=operator.check_running,
-    )
-    response = cp.post(
-        f"/api/v1/namespaces/{ns}/datasets/{name}/versions",
-        json={
-            "digest": DATASET_DIGEST,
-            "rows": 150,
-            "columns": 5,
-            "artifacts": {"train": "s3://mp/train.parquet", "validation": "s3://mp/val.parquet"},
-            "profile_uri": "s3://mp/profile.json",
-        },
-    )
-    assert response.status_code in (200, 201), response.text
-    complete_job(kube, ns, jobs["items"][0]["metadata"]["name"])
-    return dict(kube.wait_for(path("datasets", ns, name), has_condition("Ready", "True"), alive=operator.check_running))
-
 
 def record_run(cp: httpx.Client, ns: str, job: dict[str, Any], metrics: dict[str, float], artifact_hex: str) -> str:
-    """What the training job records: the run (with the operator's run id), metrics, the artifact, Succeeded."""
+    """What the training job of ``job`` records: its run (with the operator's run id and lineage), Succeeded."""
     env = env_of(job)
-    run_id = env["MODELPLANE_RUN_ID"]
-    body: dict[str, Any] = {
+    run: dict[str, Any] = {
         "experiment": env["MODELPLANE_EXPERIMENT"],
-        "run_id": run_id,
+        "run_id": env["MODELPLANE_RUN_ID"],
         "dataset_digest": DATASET_DIGEST,
         "seed": 7,
         "packages": {"scikit-learn": "1.9.1"},
         "hardware": {"node": "node-a"},
     }
     if "MODELPLANE_PARENT_RUN_ID" in env:
-        body["parent_run_id"] = env["MODELPLANE_PARENT_RUN_ID"]
-    response = cp.post(f"/api/v1/namespaces/{ns}/runs", json=body)
-    assert response.status_code in (200, 201), response.text
-    now_ms = int(time.time() * 1000)
-    points = [{"key": k, "value": v, "step": 0, "timestamp": now_ms} for k, v in metrics.items()]
-    response = cp.post(f"/api/v1/runs/{run_id}/log-batch", json={"metrics": points})
-    assert response.status_code == 200, response.text
-    uri = f"s3://modelplane/{ns}/sha256/{artifact_hex[:2]}/{artifact_hex}"
-    response = cp.patch(f"/api/v1/runs/{run_id}", json={"status": "Succeeded", "artifact_uri": uri})
-    assert response.status_code == 200, response.text
-    return str(run_id)
+        run["parent_run_id"] = env["MODELPLANE_PARENT_RUN_ID"]
+    return record_training_run(cp, ns, run, metrics, artifact_hex)
 
 
 def job_named(kube: KubeClient, ns: str, name: str) -> dict[str, Any]:
@@ -120,20 +65,14 @@ def test_training_run_waits_for_its_dataset_then_succeeds_and_registers_a_model(
     run = training_run("iris-rf", output={"modelName": "iris"}, activeDeadlineSeconds=600, maxRetries=2)
     with modelplane_operator() as operator:
         kube_client.create(path("trainingruns", ns), run)
-        waiting = kube_client.wait_for(
-            path("trainingruns", ns, "iris-rf"),
-            has_condition("DatasetReady", "False", "DatasetNotFound"),
-            alive=operator.check_running,
+        waiting = wait_condition(
+            kube_client, path("trainingruns", ns, "iris-rf"), operator, "DatasetReady", "False", "DatasetNotFound"
         )
         assert condition(waiting, "Succeeded")["status"] == "Unknown"
         make_dataset_ready(kube_client, control_plane_client, ns, operator)
 
-        listed = kube_client.wait_for(
-            jobs_path(ns) + "?labelSelector=modelplane.io/training-run=iris-rf",
-            lambda jobs: len(jobs["items"]) == 1,
-            alive=operator.check_running,
-        )
-        job = job_named(kube_client, ns, listed["items"][0]["metadata"]["name"])
+        (listed,) = wait_jobs(kube_client, ns, "modelplane.io/training-run=iris-rf", operator)
+        job = job_named(kube_client, ns, listed["metadata"]["name"])
         validate_manifest({k: v for k, v in job.items() if k != "status"})
         env = env_of(job)
         assert env["MODELPLANE_EXPERIMENT"] == "iris-rf"
@@ -143,27 +82,16 @@ def test_training_run_waits_for_its_dataset_then_succeeds_and_registers_a_model(
         assert job["spec"]["backoffLimit"] == 2
         assert job["spec"]["activeDeadlineSeconds"] == 600
         assert job["spec"]["template"]["spec"]["containers"][0]["command"][-1] == "train"
-        running = kube_client.wait_for(
-            path("trainingruns", ns, "iris-rf"), has_condition("DatasetReady", "True"), alive=operator.check_running
-        )
+        running = wait_condition(kube_client, path("trainingruns", ns, "iris-rf"), operator, "DatasetReady", "True")
         assert running["status"]["runId"] == env["MODELPLANE_RUN_ID"]
 
         start_job(kube_client, ns, job["metadata"]["name"])
-        kube_client.wait_for(
-            path("trainingruns", ns, "iris-rf"),
-            has_condition("Running", "True", "JobRunning"),
-            alive=operator.check_running,
-        )
+        wait_condition(kube_client, path("trainingruns", ns, "iris-rf"), operator, "Running", "True", "JobRunning")
         artifact = "ab" * 32
         record_run(control_plane_client, ns, job, {"accuracy": 0.93, "f1": 0.91}, artifact)
-        terminated_pod(
-            kube_client, ns, job["metadata"]["name"], message='{"succeeded": true}', exit_code=0, phase="Succeeded"
-        )
-        complete_job(kube_client, ns, job["metadata"]["name"])
-        done = kube_client.wait_for(
-            path("trainingruns", ns, "iris-rf"),
-            has_condition("Succeeded", "True", "JobSucceeded"),
-            alive=operator.check_running,
+        job_exited(kube_client, ns, job["metadata"]["name"], message='{"succeeded": true}', exit_code=0)
+        done = wait_condition(
+            kube_client, path("trainingruns", ns, "iris-rf"), operator, "Succeeded", "True", "JobSucceeded"
         )
         model = kube_client.wait_for(
             path("modelversions", ns, f"iris-rf-{artifact[:8]}"), lambda obj: True, alive=operator.check_running
@@ -205,25 +133,17 @@ def test_accelerators_suspend_and_queue_pass_through(
         make_dataset_ready(kube_client, control_plane_client, ns, operator)
         for body in (gpu, tpu, unknown):
             kube_client.create(path("trainingruns", ns), body)
-        invalid = kube_client.wait_for(
-            path("trainingruns", ns, "odd-run"),
-            has_condition("Succeeded", "False", "UnknownAccelerator"),
-            alive=operator.check_running,
+        invalid = wait_condition(
+            kube_client, path("trainingruns", ns, "odd-run"), operator, "Succeeded", "False", "UnknownAccelerator"
         )
-        jobs = kube_client.wait_for(
-            jobs_path(ns) + "?labelSelector=app.kubernetes.io/component=training",
-            lambda listed: len(listed["items"]) == 2,
-            alive=operator.check_running,
-        )
-        by_run = {j["metadata"]["labels"]["modelplane.io/training-run"]: j for j in jobs["items"]}
-        suspended = kube_client.wait_for(
-            path("trainingruns", ns, "gpu-run"),
-            has_condition("Running", "False", "JobSuspended"),
-            alive=operator.check_running,
+        jobs = wait_jobs(kube_client, ns, "app.kubernetes.io/component=training", operator, count=2)
+        by_run = {j["metadata"]["labels"]["modelplane.io/training-run"]: j for j in jobs}
+        suspended = wait_condition(
+            kube_client, path("trainingruns", ns, "gpu-run"), operator, "Running", "False", "JobSuspended"
         )
     assert "nvidia-a100" in condition(invalid, "Succeeded")["message"]
     assert "tpu-v5e" in condition(invalid, "Succeeded")["message"]
-    assert not [j for j in jobs["items"] if "odd-run" in j["metadata"]["name"]]
+    assert not [j for j in jobs if "odd-run" in j["metadata"]["name"]]
 
     gpu_job = job_named(kube_client, ns, by_run["gpu-run"]["metadata"]["name"])
     validate_manifest({k: v for k, v in gpu_job.items() if k != "status"})
@@ -265,13 +185,11 @@ def test_sweep_respects_parallelism_and_reports_the_best_trial(
         kube_client.create(
             path("trainingruns", ns), training_run("rf-sweep", sweep=sweep, output={"modelName": "iris"})
         )
-        selector = "?labelSelector=modelplane.io/training-run=rf-sweep"
-        first = kube_client.wait_for(
-            jobs_path(ns) + selector, lambda listed: len(listed["items"]) == 2, alive=operator.check_running
-        )
+        selector = "modelplane.io/training-run=rf-sweep"
+        first = wait_jobs(kube_client, ns, selector, operator, count=2)
         time.sleep(1.0)  # parallelism 2: no third Job while two run
-        assert len(list_jobs(kube_client, ns, "modelplane.io/training-run=rf-sweep")) == 2
-        trial_jobs = {int(j["metadata"]["labels"]["modelplane.io/trial"]): j for j in first["items"]}
+        assert len(list_jobs(kube_client, ns, selector)) == 2
+        trial_jobs = {int(j["metadata"]["labels"]["modelplane.io/trial"]): j for j in first}
         assert set(trial_jobs) == {0, 1}
         parents = {env_of(j)["MODELPLANE_PARENT_RUN_ID"] for j in trial_jobs.values()}
         assert len(parents) == 1
@@ -281,16 +199,12 @@ def test_sweep_respects_parallelism_and_reports_the_best_trial(
             depth = json_params(job)["max_depth"]
             record_run(control_plane_client, ns, job, {"f1": scores[depth]}, f"{index:02d}" * 32)
             complete_job(kube_client, ns, job["metadata"]["name"])
-        third = kube_client.wait_for(
-            jobs_path(ns) + selector, lambda listed: len(listed["items"]) == 3, alive=operator.check_running
-        )
-        last = next(j for j in third["items"] if j["metadata"]["labels"]["modelplane.io/trial"] == "2")
+        third = wait_jobs(kube_client, ns, selector, operator, count=3)
+        last = next(j for j in third if j["metadata"]["labels"]["modelplane.io/trial"] == "2")
         record_run(control_plane_client, ns, last, {"f1": scores[json_params(last)["max_depth"]]}, "02" * 32)
         complete_job(kube_client, ns, last["metadata"]["name"])
-        done = kube_client.wait_for(
-            path("trainingruns", ns, "rf-sweep"),
-            has_condition("Succeeded", "True", "SweepSucceeded"),
-            alive=operator.check_running,
+        done = wait_condition(
+            kube_client, path("trainingruns", ns, "rf-sweep"), operator, "Succeeded", "True", "SweepSucceeded"
         )
     trials = done["status"]["trials"]
     assert trials == {
@@ -339,19 +253,13 @@ def test_distributed_custom_trainer_gets_an_indexed_job_and_a_headless_service(
     with modelplane_operator() as operator:
         make_dataset_ready(kube_client, control_plane_client, ns, operator)
         kube_client.create(path("trainingruns", ns), run)
-        listed = kube_client.wait_for(
-            jobs_path(ns) + "?labelSelector=modelplane.io/training-run=ddp",
-            lambda jobs: len(jobs["items"]) == 1,
-            alive=operator.check_running,
-        )
-        name = listed["items"][0]["metadata"]["name"]
+        (listed,) = wait_jobs(kube_client, ns, "modelplane.io/training-run=ddp", operator)
+        name = listed["metadata"]["name"]
         service = kube_client.get(resource_path("v1", "services", ns, name))
         job = job_named(kube_client, ns, name)
         fail_job(kube_client, ns, name)
-        failed = kube_client.wait_for(
-            path("trainingruns", ns, "ddp"),
-            has_condition("Succeeded", "False", "JobFailed"),
-            alive=operator.check_running,
+        failed = wait_condition(
+            kube_client, path("trainingruns", ns, "ddp"), operator, "Succeeded", "False", "JobFailed"
         )
     validate_manifest({k: v for k, v in job.items() if k != "status"})
     validate_manifest({k: v for k, v in service.items() if k != "status"})
@@ -447,17 +355,10 @@ def test_resuming_a_suspended_run_keeps_its_job_and_a_pinned_digest_selects_the_
             path("trainingruns", ns),
             training_run("unknown", datasetRef={"name": "iris", "digest": "sha256:" + "99" * 32}),
         )
-        mismatch = kube_client.wait_for(
-            path("trainingruns", ns, "unknown"),
-            has_condition("DatasetReady", "False", "DigestMismatch"),
-            alive=operator.check_running,
+        mismatch = wait_condition(
+            kube_client, path("trainingruns", ns, "unknown"), operator, "DatasetReady", "False", "DigestMismatch"
         )
-        listed = kube_client.wait_for(
-            jobs_path(ns) + "?labelSelector=modelplane.io/training-run=pinned",
-            lambda jobs: len(jobs["items"]) == 1,
-            alive=operator.check_running,
-        )
-        job = listed["items"][0]
+        (job,) = wait_jobs(kube_client, ns, "modelplane.io/training-run=pinned", operator)
         assert job["spec"]["suspend"] is True
         kube_client.patch(path("trainingruns", ns, "pinned"), {"spec": {"suspend": False}})
         resumed = kube_client.wait_for(

@@ -22,9 +22,10 @@ from typing import Any
 import httpx
 import pytest
 
-from cluster.operator_support import complete_job, condition, has_condition, path, start_job, terminated_pod
-from cluster.test_training_operator import job_named, make_dataset_ready, record_run, training_run
+from cluster.operator_support import complete_job, make_dataset_ready, path, start_job, terminated_pod, training_run
+from cluster.test_training_operator import job_named, record_run
 from harness.cluster import KubeCluster
+from harness.conditions import condition, has_condition
 from harness.control_plane import ADMIN_TOKEN, make_settings, serve
 from harness.envtest import write_token_kubeconfig
 from harness.kubeapi import KubeApiError, KubeClient, resource_path

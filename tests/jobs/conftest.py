@@ -1,11 +1,14 @@
 """Fixtures of the job tests: an SDK client of a live control plane, job contexts, resources, data files,
-and a tiny HTTP file server (the http source)."""
+a tiny HTTP file server (the http source), and ``python -m modelplane.jobs`` run as the operator runs it."""
 
 from __future__ import annotations
 
 import functools
 import http.server
 import json
+import os
+import subprocess
+import sys
 import threading
 import uuid
 from collections.abc import Callable, Iterator
@@ -21,6 +24,7 @@ import pytest
 from modelplane.apis.v1alpha1.dataset import Dataset
 from modelplane.apis.v1alpha1.training_run import TrainingRun
 from modelplane.jobs.context import JobContext
+from modelplane.jobs.result import MAX_RESULT_BYTES
 from modelplane.sdk import ClientConfig, ModelPlaneClient
 
 ADMIN_TOKEN = "test-admin-token"
@@ -136,3 +140,51 @@ def http_files(tmp_path) -> Iterator[tuple[str, Path]]:
         server.shutdown()
         server.server_close()
         thread.join(timeout=10)
+
+
+@pytest.fixture
+def job_env(live_api, namespace, tmp_path) -> dict[str, str]:
+    """The environment the operator gives a job's container (the job contract), with none of this process's
+    ``MODELPLANE_*``; the token file holds the admin token, the result file is ``tmp_path/termination-log``."""
+    token_file = tmp_path / "token"
+    token_file.write_text(f"{ADMIN_TOKEN}\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MODELPLANE_")}
+    env.update(
+        MODELPLANE_API_URL=live_api.url,
+        MODELPLANE_TOKEN_FILE=str(token_file),
+        MODELPLANE_NAMESPACE=namespace,
+        MODELPLANE_RESULT_FILE=str(tmp_path / "termination-log"),
+        MODELPLANE_WORKDIR=str(tmp_path),
+    )
+    return env
+
+
+JobRunner = Callable[..., tuple[int, dict[str, Any], str]]
+
+
+@pytest.fixture
+def run_job(job_env) -> JobRunner:
+    """``run_job(job, resource, timeout=120, **env)``: ``python -m modelplane.jobs JOB`` as a process with
+    ``resource`` in ``MODELPLANE_RESOURCE``; its exit code, its result and its log (stderr).
+
+    The result is stdout's last line, which must also be the whole result file (the termination log) and fit
+    in it (``MAX_RESULT_BYTES``).
+    """
+
+    def run(job: str, resource: dict[str, Any], timeout: float = 120, **extra: str) -> tuple[int, dict[str, Any], str]:
+        env = {**job_env, "MODELPLANE_RESOURCE": json.dumps(resource), **extra}
+        process = subprocess.run(
+            [sys.executable, "-m", "modelplane.jobs", job],
+            check=False,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+        last_line = process.stdout.strip().splitlines()[-1]
+        with open(env["MODELPLANE_RESULT_FILE"], encoding="utf-8") as file:
+            assert file.read() == last_line
+        assert len(last_line.encode()) <= MAX_RESULT_BYTES
+        return process.returncode, json.loads(last_line), process.stderr
+
+    return run

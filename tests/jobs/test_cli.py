@@ -4,9 +4,6 @@ the one-line JSON result (stdout's last line and the result file) and the exit c
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import uuid
 
 import pytest
@@ -26,45 +23,14 @@ def api_db_url(sqlite_api_url):
     return sqlite_api_url
 
 
-@pytest.fixture
-def job_env(live_api, namespace, tmp_path):
-    token_file = tmp_path / "token"
-    token_file.write_text("test-admin-token\n")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MODELPLANE_")}
-    env.update(
-        MODELPLANE_API_URL=live_api.url,
-        MODELPLANE_TOKEN_FILE=str(token_file),
-        MODELPLANE_NAMESPACE=namespace,
-        MODELPLANE_RESULT_FILE=str(tmp_path / "termination-log"),
-        MODELPLANE_WORKDIR=str(tmp_path),
-    )
-    return env
-
-
-def run_job(job: str, env: dict[str, str], resource: dict, **extra: str):
-    env = {**env, "MODELPLANE_RESOURCE": json.dumps(resource), **extra}
-    process = subprocess.run(
-        [sys.executable, "-m", "modelplane.jobs", job],
-        check=False,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    last_line = process.stdout.strip().splitlines()[-1]
-    with open(env["MODELPLANE_RESULT_FILE"], encoding="utf-8") as file:
-        assert file.read() == last_line
-    return process.returncode, json.loads(last_line), process.stderr
-
-
-def test_ingest_then_train_as_processes(client, ctx, data, iris_csv, job_env):
+def test_ingest_then_train_as_processes(client, ctx, data, iris_csv, run_job):
     dataset = {
         "apiVersion": "modelplane.io/v1alpha1",
         "kind": "Dataset",
         "metadata": {"name": "iris", "uid": "u-1", "generation": 3},
         "spec": {"source": data.pvc(iris_csv), "schema": {"targetColumn": "target"}},
     }
-    code, ingested, log = run_job("ingest", job_env, dataset)
+    code, ingested, log = run_job("ingest", dataset)
     assert code == 0, log
     assert ingested["succeeded"]
     assert ingested["version"] == "1"
@@ -84,7 +50,6 @@ def test_ingest_then_train_as_processes(client, ctx, data, iris_csv, job_env):
     }
     code, trained, log = run_job(
         "train",
-        job_env,
         training,
         MODELPLANE_RUN_ID=run_id,
         MODELPLANE_EXPERIMENT="iris-sweep",
@@ -118,7 +83,7 @@ def test_ingest_then_train_as_processes(client, ctx, data, iris_csv, job_env):
     assert stored["artifact_uri"] == trained["artifactUri"]
 
 
-def test_failed_validation_exits_3_with_the_failed_rules(data, iris_csv, job_env):
+def test_failed_validation_exits_3_with_the_failed_rules(data, iris_csv, run_job):
     dataset = {
         "apiVersion": "modelplane.io/v1alpha1",
         "kind": "Dataset",
@@ -128,7 +93,7 @@ def test_failed_validation_exits_3_with_the_failed_rules(data, iris_csv, job_env
             "schema": {"columns": [{"name": "petal_width", "type": "Float", "maximum": 2.0}]},
         },
     }
-    code, result, _ = run_job("ingest", job_env, dataset)
+    code, result, _ = run_job("ingest", dataset)
     assert code == 3
     assert result["reason"] == "ValidationFailed"
     assert not result["succeeded"]

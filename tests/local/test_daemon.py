@@ -6,6 +6,7 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
+from unittest.mock import ANY
 
 import pytest
 import yaml
@@ -65,23 +66,45 @@ def test_dataset_and_training_run_to_success_with_status_and_events(session: Ses
     assert {"JobSucceeded", "DatasetReady"} <= reasons
 
 
-def test_a_restart_in_the_middle_of_training_resumes_the_run(session: Session) -> None:
-    apply_objects(
-        session, manifests("examples/datasets/inline-tiny.yaml", "examples/training/builtin-cpu.yaml"), "default"
+def test_a_restart_in_the_middle_of_training_resumes_the_run(session: Session, tmp_path: Path) -> None:
+    # A custom trainer that trains until the test lets it finish (the restart always lands mid-training),
+    # then records its run under the operator's run id with the SDK, as a user's trainer does.
+    release = tmp_path / "release"
+    waits = (
+        "import pathlib, time\n"
+        f"while not pathlib.Path({str(release)!r}).exists(): time.sleep(0.05)\n"
+        "from modelplane.sdk import start_run\n"
+        "with start_run() as run: run.log_metric('accuracy', 1.0)\n"
     )
+    run_manifest = {
+        "apiVersion": "modelplane.io/v1alpha1",
+        "kind": "TrainingRun",
+        "metadata": {"name": "flowers-custom"},
+        "spec": {
+            "datasetRef": {"name": "tiny-flowers"},
+            "trainer": {"custom": {"image": "example/flowers-train:1", "command": ["python", "-c", waits]}},
+            "maxRetries": 0,  # the interruption is a disruption: it must not count as a failed attempt
+        },
+    }
+    apply_objects(session, [*manifests("examples/datasets/inline-tiny.yaml"), run_manifest], "default")
 
-    def training_pod_running() -> bool:
-        pods = [p for p in session.store.list("Pod", "default") if p["metadata"]["name"].startswith("flowers-logreg")]
-        return any((p.get("status") or {}).get("phase") == "Running" for p in pods)
+    def training_pods() -> list[dict[str, Any]]:
+        return [p for p in session.store.list("Pod", "default") if p["metadata"]["name"].startswith("flowers-custom")]
 
-    eventually(training_pod_running, what="the training pod to run")
+    eventually(
+        lambda: any((p.get("status") or {}).get("phase") == "Running" for p in training_pods()),
+        what="the training pod to run",
+    )
     session.down()  # SIGTERM: the daemon stops the training process and exits
-    interrupted = [
-        p for p in session.store.list("Pod", "default") if p["metadata"]["name"].startswith("flowers-logreg")
-    ]
+    interrupted = training_pods()
     session.up(free_port())
-    run = eventually(lambda: ready(session, "TrainingRun", "flowers-logreg", "Succeeded"), what="the resumed run")
-    pods = [p for p in session.store.list("Pod", "default") if p["metadata"]["name"].startswith("flowers-logreg")]
+    eventually(lambda: len(training_pods()) == 2, what="the training pod to start again")
+    release.touch()
+    run = eventually(lambda: ready(session, "TrainingRun", "flowers-custom", "Succeeded"), what="the resumed run")
+    pods = training_pods()
     reasons = sorted(p["status"]["containerStatuses"][0]["state"]["terminated"]["reason"] for p in pods)
     assert reasons == ["Completed", "Interrupted"], (interrupted, pods)
+    stopped = [(p["status"]["phase"], p["status"]["containerStatuses"][0]["state"]["terminated"]) for p in interrupted]
+    assert stopped == [("Failed", {"exitCode": 137, "reason": "Interrupted", "finishedAt": ANY, "message": ANY})]
+    assert run["status"]["metrics"] == {"accuracy": 1.0}
     assert run["status"]["conditions"]

@@ -1,1 +1,1 @@
-"""Peer servers' glue code, run by the peers' own interpreters (never imported by the benchmark)."""
+"""Peer servers' glue code, run by the peers' own interpreters (``limit.py`` also uses ``onnx_session``)."""

@@ -14,19 +14,9 @@ import logging
 import sys
 
 import numpy as np
-import onnxruntime as ort
 from kserve import InferOutput, InferRequest, InferResponse, Model, ModelServer
 from kserve.utils.utils import from_np_dtype
-
-
-def session_options() -> ort.SessionOptions:
-    options = ort.SessionOptions()
-    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    options.intra_op_num_threads = 1
-    options.inter_op_num_threads = 1
-    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    options.add_session_config_entry("session.inter_op.allow_spinning", "0")
-    return options
+from onnx_session import open_session
 
 
 class OnnxModel(Model):
@@ -38,11 +28,7 @@ class OnnxModel(Model):
         self.load()
 
     def load(self) -> bool:
-        self._session = ort.InferenceSession(
-            self.path, sess_options=session_options(), providers=["CPUExecutionProvider"]
-        )
-        self._input = self._session.get_inputs()[0].name
-        self._outputs = [output.name for output in self._session.get_outputs()]
+        self._session, self._input, self._outputs = open_session(self.path)
         self.ready = True
         return True
 

@@ -9,20 +9,10 @@ own numpy codec, as its documentation shows for custom runtimes.
 
 from __future__ import annotations
 
-import onnxruntime as ort
 from mlserver import MLModel
 from mlserver.codecs import NumpyCodec
 from mlserver.types import InferenceRequest, InferenceResponse
-
-
-def session_options() -> ort.SessionOptions:
-    options = ort.SessionOptions()
-    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    options.intra_op_num_threads = 1
-    options.inter_op_num_threads = 1
-    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    options.add_session_config_entry("session.inter_op.allow_spinning", "0")
-    return options
+from onnx_session import open_session
 
 
 class OnnxRuntime(MLModel):
@@ -32,9 +22,7 @@ class OnnxRuntime(MLModel):
         uri = self.settings.parameters.uri if self.settings.parameters else None
         if not uri:
             raise ValueError("parameters.uri must name the .onnx file")
-        self._session = ort.InferenceSession(uri, sess_options=session_options(), providers=["CPUExecutionProvider"])
-        self._input = self._session.get_inputs()[0].name
-        self._outputs = [output.name for output in self._session.get_outputs()]
+        self._session, self._input, self._outputs = open_session(uri)
         return True
 
     async def predict(self, payload: InferenceRequest) -> InferenceResponse:

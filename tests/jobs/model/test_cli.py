@@ -4,15 +4,11 @@ evaluation Dataset in the environment; the one-line JSON result and the exit cod
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import uuid
 
 import pytest
 
 from modelplane.jobs.errors import PERMANENT_EXIT_CODES
-from modelplane.jobs.result import MAX_RESULT_BYTES
 from modelplane.jobs.training.job import run_training
 
 pytestmark = [pytest.mark.db, pytest.mark.s3]
@@ -39,39 +35,11 @@ RESULT_KEYS = {
 }
 
 
-@pytest.fixture
-def job_env(live_api, namespace, tmp_path):
-    token_file = tmp_path / "token"
-    token_file.write_text("test-admin-token\n")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MODELPLANE_")}
-    env.update(
-        MODELPLANE_API_URL=live_api.url,
-        MODELPLANE_TOKEN_FILE=str(token_file),
-        MODELPLANE_NAMESPACE=namespace,
-        MODELPLANE_RESULT_FILE=str(tmp_path / "termination-log"),
-        MODELPLANE_WORKDIR=str(tmp_path),
-    )
-    return env
+def validate(run_job, resource, **extra):
+    return run_job("validate-model", resource, timeout=180, **extra)
 
 
-def validate(env, resource, **extra):
-    env = {**env, "MODELPLANE_RESOURCE": json.dumps(resource), **extra}
-    process = subprocess.run(
-        [sys.executable, "-m", "modelplane.jobs", "validate-model"],
-        check=False,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=180,
-    )
-    last_line = process.stdout.strip().splitlines()[-1]
-    with open(env["MODELPLANE_RESULT_FILE"], encoding="utf-8") as file:
-        assert file.read() == last_line
-    assert len(last_line.encode()) <= MAX_RESULT_BYTES
-    return process.returncode, json.loads(last_line), process.stderr
-
-
-def test_validate_model_as_a_process(client, ctx, make_run, ingest, job_env):
+def test_validate_model_as_a_process(client, ctx, make_run, ingest, run_job):
     dataset = ingest("load_iris")
     run_id = ctx.run_id = uuid.uuid4().hex
     run = make_run(
@@ -100,7 +68,7 @@ def test_validate_model_as_a_process(client, ctx, make_run, ingest, job_env):
     evaluation = json.dumps({"digest": dataset.digest, "artifacts": dataset.artifacts})
 
     code, result, log = validate(
-        job_env, resource, MODELPLANE_MODEL_SOURCE=json.dumps(source), MODELPLANE_EVAL_DATASET=evaluation
+        run_job, resource, MODELPLANE_MODEL_SOURCE=json.dumps(source), MODELPLANE_EVAL_DATASET=evaluation
     )
     assert code == 0, log
     assert set(result) == RESULT_KEYS
@@ -118,7 +86,7 @@ def test_validate_model_as_a_process(client, ctx, make_run, ingest, job_env):
 
     resource["spec"]["evaluation"]["thresholds"] = [{"metric": "accuracy", "min": 1.01}]  # cannot pass
     code, result, log = validate(
-        job_env, resource, MODELPLANE_MODEL_SOURCE=json.dumps(source), MODELPLANE_EVAL_DATASET=evaluation
+        run_job, resource, MODELPLANE_MODEL_SOURCE=json.dumps(source), MODELPLANE_EVAL_DATASET=evaluation
     )
     assert code == 3, log
     assert code in PERMANENT_EXIT_CODES
@@ -127,13 +95,13 @@ def test_validate_model_as_a_process(client, ctx, make_run, ingest, job_env):
     assert result["registeredVersion"] is None
 
     wrong = {**source, "sha256": "0" * 64}
-    code, result, log = validate(job_env, resource, MODELPLANE_MODEL_SOURCE=json.dumps(wrong))
+    code, result, log = validate(run_job, resource, MODELPLANE_MODEL_SOURCE=json.dumps(wrong))
     assert code == 2, log
     assert (result["succeeded"], result["reason"]) == (False, "DigestMismatch")
     assert sha256 in result["message"]
     assert "0" * 64 in result["message"]
     assert (result["runId"], result["trainingRun"], result["datasetDigest"]) == (run_id, "iris-lr", dataset.digest)
 
-    code, result, _ = validate(job_env, {**resource, "kind": "Dataset"})
+    code, result, _ = validate(run_job, {**resource, "kind": "Dataset"})
     assert (code, result["reason"]) == (2, "InvalidSpec")
     assert result["kind"] == "ModelVersion"
