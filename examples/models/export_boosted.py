@@ -16,12 +16,12 @@ out, dynamic quantization has nothing to shrink.
 from __future__ import annotations
 
 import argparse
-import hashlib
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import onnxruntime
+from onnx_summary import print_summary  # beside this script
 from onnxmltools import convert_lightgbm, convert_xgboost
 from onnxmltools.convert.common.data_types import FloatTensorType
 from sklearn.datasets import load_breast_cancer
@@ -70,15 +70,7 @@ def main() -> None:
     assert np.allclose(probabilities, model.predict_proba(x_test), atol=1e-4)
 
     output.write_bytes(data)
-    print(f"wrote {output} ({len(data)} bytes), test accuracy {(labels == y_test).mean():.3f}")
-    print(f"sha256: {hashlib.sha256(data).hexdigest()}")
-    print("signature:")
-    for kind, tensors in (("inputs", session.get_inputs()), ("outputs", session.get_outputs())):
-        print(f"  {kind}:")
-        for tensor in tensors:
-            shape = [d if isinstance(d, int) else -1 for d in tensor.shape]
-            datatype = {"tensor(float)": "FP32", "tensor(int64)": "INT64"}.get(tensor.type, tensor.type)
-            print(f"    - {{name: {tensor.name}, datatype: {datatype}, shape: {shape}}}")
+    print_summary(output, data, session, float((labels == y_test).mean()))
 
 
 if __name__ == "__main__":

@@ -14,11 +14,11 @@ must agree with scikit-learn before the file is written.
 from __future__ import annotations
 
 import argparse
-import hashlib
 from pathlib import Path
 
 import numpy as np
 import onnxruntime
+from onnx_summary import print_summary  # beside this script
 from skl2onnx import convert_sklearn
 from skl2onnx.common.data_types import FloatTensorType
 from sklearn.datasets import load_breast_cancer
@@ -55,15 +55,7 @@ def main() -> None:
     assert np.allclose(probabilities, model.predict_proba(x_test), atol=1e-4)
 
     args.output.write_bytes(data)
-    print(f"wrote {args.output} ({len(data)} bytes), test accuracy {(labels == y_test).mean():.3f}")
-    print(f"sha256: {hashlib.sha256(data).hexdigest()}")
-    print("signature:")
-    for kind, tensors in (("inputs", session.get_inputs()), ("outputs", session.get_outputs())):
-        print(f"  {kind}:")
-        for tensor in tensors:
-            shape = [d if isinstance(d, int) else -1 for d in tensor.shape]
-            datatype = {"tensor(float)": "FP32", "tensor(int64)": "INT64"}.get(tensor.type, tensor.type)
-            print(f"    - {{name: {tensor.name}, datatype: {datatype}, shape: {shape}}}")
+    print_summary(args.output, data, session, float((labels == y_test).mean()))
 
 
 if __name__ == "__main__":
