@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -181,72 +180,150 @@ async def test_a_job_that_ignores_disruptions_resumes_after_a_restart(home: Loca
     assert sorted(p["status"]["phase"] for p in pods(store, "resumable")) == ["Failed", "Succeeded"]
 
 
-async def test_a_deployment_serves_becomes_ready_and_rolls_on_a_new_template(
+SERVER = """
+import argparse, http.server, os
+parser = argparse.ArgumentParser()
+parser.add_argument("--port", type=int)
+port = parser.parse_args().port
+
+class Handler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def do_GET(self):
+        body = f"{os.environ['VERSION']} {os.getpid()}".encode()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+http.server.ThreadingHTTPServer(("127.0.0.1", port), Handler).serve_forever()
+"""
+
+
+def web_deployment(version: str, replicas: int = 1) -> dict[str, Any]:
+    container = {
+        "name": "server",
+        "image": "unused",
+        "command": ["python", "-c", SERVER],
+        "args": ["--port", "8080"],  # the kubelet gives each pod a local port of its own
+        "ports": [{"containerPort": 8080}],
+        "readinessProbe": {"httpGet": {"path": "/", "port": 8080}},
+        "env": [{"name": "VERSION", "value": version}],
+    }
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "web", "namespace": "ml"},
+        "spec": {
+            "replicas": replicas,
+            "selector": {"matchLabels": {"app": "web"}},
+            "template": {"metadata": {"labels": {"app": "web"}}, "spec": {"containers": [container]}},
+        },
+    }
+
+
+WEB_SERVICE = {
+    "apiVersion": "v1",
+    "kind": "Service",
+    "metadata": {"name": "web", "namespace": "ml"},
+    "spec": {"selector": {"app": "web"}, "ports": [{"port": 80, "targetPort": 8080}]},
+}
+
+
+def deployment_ready(store: ObjectStore, replicas: int) -> Callable[[], bool]:
+    def check() -> bool:
+        status = (store.get("Deployment", "ml", "web") or {}).get("status") or {}
+        return (
+            status.get("readyReplicas") == replicas
+            and status.get("updatedReplicas") == replicas
+            and (status.get("replicas") == replicas)
+        )
+
+    return check
+
+
+async def test_a_deployment_serves_behind_its_service_port_and_rolls_without_refusing_a_request(
     home: LocalHome, store: ObjectStore
 ) -> None:
     kubelet = Kubelet(home, store)
-
-    def deployment(version: str) -> dict[str, Any]:
-        container = {
-            "name": "server",
-            "image": "unused",
-            "command": ["python", "-m", "http.server", "--bind", "127.0.0.1"],
-            "args": ["8080"],
-            "ports": [{"containerPort": 8080}],
-            "readinessProbe": {"httpGet": {"path": "/", "port": 8080}},
-            "env": [{"name": "VERSION", "value": version}],
-        }
-        return {
-            "apiVersion": "apps/v1",
-            "kind": "Deployment",
-            "metadata": {"name": "web", "namespace": "ml"},
-            "spec": {
-                "selector": {"matchLabels": {"app": "web"}},
-                "template": {"metadata": {"labels": {"app": "web"}}, "spec": {"containers": [container]}},
-            },
-        }
-
-    store.apply(deployment("1"))
-    store.apply(
-        {
-            "apiVersion": "v1",
-            "kind": "Service",
-            "metadata": {"name": "web", "namespace": "ml"},
-            "spec": {"selector": {"app": "web"}, "ports": [{"port": 80, "targetPort": 8080}]},
-        }
-    )
-
-    # http.server takes its port as a positional argument: the kubelet maps `--port N` only, so give it the
-    # local port through the annotation it assigns and re-apply (what the serving image's --port does).
-    await kubelet.sync()
-    port = (store.get("Deployment", "ml", "web") or {})["metadata"]["annotations"]["local.modelplane.io/port"]
-    await kubelet.shutdown()
-    fixed = deployment("1")
-    fixed["spec"]["template"]["spec"]["containers"][0]["args"] = [port]
-    fixed["spec"]["template"]["spec"]["containers"][0]["ports"] = [{"containerPort": int(port)}]
-    fixed["spec"]["template"]["spec"]["containers"][0]["readinessProbe"]["httpGet"]["port"] = int(port)
-    store.apply(fixed)
-    kubelet = Kubelet(home, store)
-
-    def ready() -> bool:
-        status = (store.get("Deployment", "ml", "web") or {}).get("status") or {}
-        return status.get("readyReplicas") == 1 and status.get("updatedReplicas") == 1
-
-    await until(kubelet, ready)
+    store.apply(web_deployment("1"))
+    store.apply(WEB_SERVICE)
+    await until(kubelet, deployment_ready(store, 1))
     assert conditions(store, "Deployment", "web")["Available"] == "MinimumReplicasAvailable"
     url = (store.get("Service", "ml", "web") or {})["metadata"]["annotations"][URL_ANNOTATION]
-    async with httpx.AsyncClient() as client:
-        assert (await client.get(url + "/")).status_code == 200
-    first_pod = {p["metadata"]["name"] for p in store.list("Pod", "ml")}
-    rolled = json.loads(json.dumps(fixed))
-    rolled["spec"]["template"]["spec"]["containers"][0]["env"][0]["value"] = "2"
-    store.apply(rolled)
-    await until(kubelet, lambda: ready() and len(store.list("Pod", "ml")) == 2)
-    running = [p for p in store.list("Pod", "ml") if p["metadata"]["name"] not in first_pod]
-    assert running
-    assert running[0]["spec"]["containers"][0]["env"][0]["value"] == "2"
+    first_pods = {p["metadata"]["name"] for p in store.list("Pod", "ml")}
+
+    answers: list[str] = []
+    failures: list[str] = []
+    stop = asyncio.Event()
+
+    async def client_loop() -> None:  # a client that keeps its connection, as the CLI and SDKs do
+        async with httpx.AsyncClient(timeout=10.0) as client:
+            while not stop.is_set():
+                try:
+                    answers.append((await client.get(url + "/")).text)
+                except httpx.HTTPError as error:
+                    failures.append(repr(error))
+                await asyncio.sleep(0.01)
+
+    clients = [asyncio.create_task(client_loop()) for _ in range(3)]
+    try:
+        await until(kubelet, lambda: len(answers) > 20)
+        store.apply(web_deployment("2"))
+        both_ready: list[bool] = []  # seen between two passes: the new pod ready while the old one still serves
+
+        def rolled() -> bool:
+            both_ready.append(sum(r.ready and not r.stopping for r in kubelet.running.values()) == 2)
+            versions = [r.spec.env.get("VERSION") for r in kubelet.running.values()]
+            return deployment_ready(store, 1)() and versions == ["2"]
+
+        await until(kubelet, rolled)
+        served_by_new = len(answers)
+        await until(kubelet, lambda: len(answers) > served_by_new + 20)
+    finally:
+        stop.set()
+        await asyncio.gather(*clients)
+
+    versions = [a.split()[0] for a in answers]
+    assert failures == []  # the old pod served until the new one was ready, then drained
+    assert any(both_ready)
+    assert versions[0] == "1"
+    assert versions[-1] == "2"
+    assert versions.index("2") > 0
+    assert "1" not in versions[versions.index("2") + 60 :]
+    pods_now = {p["metadata"]["name"] for p in store.list("Pod", "ml")}
+    assert len(pods_now) == 1
+    assert not pods_now & first_pods
+    (pod,) = store.list("Pod", "ml")
+    assert pod["spec"]["containers"][0]["env"][0]["value"] == "2"
+
     store.delete("Deployment", "ml", "web")
     await kubelet.sync()
     await kubelet.shutdown()
     assert kubelet.running == {}
-    assert sys.executable  # the server ran on this interpreter
+
+
+async def test_a_deployment_runs_its_replicas_and_the_service_port_spreads_connections(
+    home: LocalHome, store: ObjectStore
+) -> None:
+    kubelet = Kubelet(home, store)
+    store.apply(web_deployment("1", replicas=2))
+    store.apply(WEB_SERVICE)
+    await until(kubelet, deployment_ready(store, 2))
+    url = (store.get("Service", "ml", "web") or {})["metadata"]["annotations"][URL_ANNOTATION]
+    pids = set()
+    for _ in range(8):
+        async with httpx.AsyncClient() as client:  # a new connection each time: connections are spread
+            pids.add((await client.get(url + "/")).text.split()[1])
+    assert len(pids) == 2
+    assert {r.process.pid for r in kubelet.running.values()} == {int(p) for p in pids}
+
+    scaled = web_deployment("1", replicas=1)
+    store.apply(scaled)
+    await until(kubelet, lambda: deployment_ready(store, 1)() and len(store.list("Pod", "ml")) == 1)
+    async with httpx.AsyncClient() as client:
+        assert (await client.get(url + "/")).status_code == 200
+    await kubelet.shutdown()

@@ -3,10 +3,12 @@
 Where it sits: in the daemon, beside the reconcilers. The operator creates Jobs and Deployments in the
 local store exactly as it does on a cluster; this module plays the parts Kubernetes plays there —
 the Job controller (pods per attempt or per completion index, ``backoffLimit``, ``podFailurePolicy``,
-``activeDeadlineSeconds``, ``suspend``), the Deployment controller (one replica; a new template starts
-a new process and the old one stops only when the new one is ready), the kubelet (start the container's
-command through :mod:`.containers`, readiness from the ``httpGet`` probe, the termination message) and
-Kueue's admission (a Job waiting in a queue is admitted at once: there is one machine).
+``activeDeadlineSeconds``, ``suspend``), the Deployment controller (``spec.replicas`` processes, each on a
+local port of its own; a new template's pods start beside the old ones, which leave the Service's rotation
+and stop once every new pod is ready), kube-proxy (the Deployment's stable port, :mod:`.proxy`, spreads
+connections over its ready pods), the kubelet (start the container's command through :mod:`.containers`,
+readiness from the ``httpGet`` probe, the termination message) and Kueue's admission (a Job waiting in a
+queue is admitted at once: there is one machine).
 
 It writes what those controllers write — Pod objects with ``containerStatuses``, Job and Deployment
 ``status`` with their conditions — so the reconcilers read the same fields they read on a cluster.
@@ -38,6 +40,7 @@ import yaml
 
 from modelplane.local import containers
 from modelplane.local.paths import LocalHome
+from modelplane.local.proxy import ProxyThread
 from modelplane.local.store import ObjectStore, StoreError, now_iso
 
 logger = logging.getLogger(__name__)
@@ -90,6 +93,7 @@ class Kubelet:
         self._waiting: dict[tuple[str, str], str] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._lock = asyncio.Lock()
+        self._proxies: ProxyThread | None = None
 
     # --- shared helpers --------------------------------------------------------------------------------
 
@@ -211,6 +215,10 @@ class Kubelet:
             if running.owner_kind == "Job":
                 self._sync_job_status(running.namespace, running.owner)
             else:
+                self._route(running.namespace, running.owner)
+                if running.stopping and not running.interrupted:  # scaled down or rolled away: the pod is gone
+                    with contextlib.suppress(StoreError):
+                        self.store.delete("Pod", running.namespace, running.pod)
                 self._sync_deployment_status(running.namespace, running.owner)
         logger.info("Pod %s/%s exited with code %d", running.namespace, running.pod, code)
 
@@ -343,12 +351,18 @@ class Kubelet:
                     await self._stop(running)
                 elif owner_kind == "Deployment" and not running.ready and not running.stopping:
                     await self._probe(running)
+            if self._proxies is not None:
+                for namespace, name in list(self._proxies.proxies):
+                    if self.store.get("Deployment", namespace, name) is None:
+                        await self._proxies.remove((namespace, name))
             self._publish_services()
 
     async def _stop(self, running: Running, grace: float = 10.0) -> None:
         if running.stopping:
             return
         running.stopping = True
+        if running.owner_kind == "Deployment":
+            self._route(running.namespace, running.owner)  # out of the Service's rotation before SIGTERM
         with contextlib.suppress(ProcessLookupError):
             os.killpg(running.process.pid, signal.SIGTERM)
 
@@ -372,6 +386,9 @@ class Kubelet:
                 await self._stop(item)
         if running:
             await asyncio.gather(*(r.process.wait() for r in running), return_exceptions=True)
+        if self._proxies is not None:
+            await self._proxies.close()
+            self._proxies = None
 
     # --- Jobs ------------------------------------------------------------------------------------------
 
@@ -512,39 +529,64 @@ class Kubelet:
         )
         return port
 
-    async def _sync_deployment(self, deployment: dict[str, Any]) -> None:
-        meta = deployment["metadata"]
-        namespace, name = meta["namespace"], meta["name"]
-        template = (deployment.get("spec") or {}).get("template") or {}
-        wanted = template_hash(template)
-        mine = [
+    def _pods_of(self, namespace: str, name: str) -> list[Running]:
+        """The live (not stopping) pods of a Deployment."""
+        return [
             r
             for r in self.running.values()
             if r.owner_kind == "Deployment" and r.namespace == namespace and r.owner == name and not r.stopping
         ]
-        replicas = (deployment.get("spec") or {}).get("replicas", 1)
-        if replicas == 0:
-            for item in mine:
-                await self._stop(item)
-            self._sync_deployment_status(namespace, name)
+
+    def _route(self, namespace: str, name: str) -> None:
+        """Point the Deployment's stable port at its ready pods."""
+        if self._proxies is not None:
+            ready = [
+                next(iter(r.spec.ports.values())) for r in self._pods_of(namespace, name) if r.ready and r.spec.ports
+            ]
+            self._proxies.set_backends((namespace, name), ready)
+
+    async def _sync_deployment(self, deployment: dict[str, Any]) -> None:
+        """Rolling update with no unavailability: the pods of a new template start beside the old ones, each on
+        a port of its own; the old ones leave the Service's rotation and stop once every new one is ready."""
+        meta = deployment["metadata"]
+        namespace, name = meta["namespace"], meta["name"]
+        template = (deployment.get("spec") or {}).get("template") or {}
+        wanted = template_hash(template)
+        if self._proxies is None:
+            self._proxies = ProxyThread()
+        try:
+            await self._proxies.ensure((namespace, name), self._deployment_port(deployment))
+        except OSError as error:  # the port of an earlier daemon run is taken now: move the Service
+            logger.warning("Port of Deployment %s/%s is unavailable (%s): choosing another.", namespace, name, error)
+            self.store.patch("Deployment", namespace, name, {"metadata": {"annotations": {PORT_ANNOTATION: None}}})
             return
+        mine = self._pods_of(namespace, name)
+        replicas = int((deployment.get("spec") or {}).get("replicas", 1))
         current = [r for r in mine if r.template == wanted]
-        if not current:
-            port = self._deployment_port(deployment)
-            containers_ = (template.get("spec") or {}).get("containers") or [{}]
-            ports = {int(p["containerPort"]): port for p in containers_[0].get("ports") or [] if "containerPort" in p}
-            for old in mine:  # one local port: the old process stops before the new one binds it
-                await self._stop(old)
-                await old.process.wait()
+        old = [r for r in mine if r.template != wanted]
+        for extra in sorted(current, key=lambda r: r.ready)[: max(0, len(current) - replicas)]:
+            await self._stop(extra)
+        if replicas == 0 or (len(current) >= replicas and all(r.ready for r in current)):
+            for item in old:
+                await self._stop(item)
+        if len(current) < replicas:
+            live = {(namespace, r.pod) for r in self.running.values()}
             for stale in self.store.list("Pod", namespace):  # pods of earlier templates or daemon runs: gone
                 stale_name = stale["metadata"]["name"]
-                if _controller(stale) == ("Deployment", name) and (namespace, stale_name) not in self.running:
+                if _controller(stale) == ("Deployment", name) and (namespace, stale_name) not in live:
                     self.store.delete("Pod", namespace, stale_name)
-            pod_name = f"{name}-{wanted[:8]}-{os.urandom(3).hex()}"[:63]
-            pod = self._new_pod(deployment, template, pod_name, {TEMPLATE_HASH: wanted}, {})
-            started = await self._start(namespace, pod, "Deployment", name, ports)
-            if started is not None:
-                started.template = wanted
+            containers_ = (template.get("spec") or {}).get("containers") or [{}]
+            for _ in range(replicas - len(current)):
+                port = free_port()
+                ports = {
+                    int(p["containerPort"]): port for p in containers_[0].get("ports") or [] if "containerPort" in p
+                }
+                pod_name = f"{name}-{wanted[:8]}-{os.urandom(3).hex()}"[:63]
+                pod = self._new_pod(deployment, template, pod_name, {TEMPLATE_HASH: wanted}, {})
+                started = await self._start(namespace, pod, "Deployment", name, ports)
+                if started is not None:
+                    started.template = wanted
+        self._route(namespace, name)
         self._sync_deployment_status(namespace, name)
 
     async def _probe(self, running: Running) -> None:
@@ -576,6 +618,7 @@ class Kubelet:
                     "conditions": [{"type": "Ready", "status": "True", "lastTransitionTime": now_iso()}],
                 },
             )
+            self._route(running.namespace, running.owner)
             self._sync_deployment_status(running.namespace, running.owner)
 
     def _sync_deployment_status(self, namespace: str, name: str) -> None:
@@ -583,11 +626,7 @@ class Kubelet:
         if deployment is None:
             return
         wanted = template_hash((deployment.get("spec") or {}).get("template") or {})
-        mine = [
-            r
-            for r in self.running.values()
-            if r.owner_kind == "Deployment" and r.namespace == namespace and r.owner == name and not r.stopping
-        ]
+        mine = self._pods_of(namespace, name)
         ready = [r for r in mine if r.ready]
         updated = [r for r in mine if r.template == wanted]
         available = bool(ready)
