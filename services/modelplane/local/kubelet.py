@@ -94,6 +94,8 @@ class Kubelet:
         self._tasks: set[asyncio.Task[None]] = set()
         self._lock = asyncio.Lock()
         self._proxies: ProxyThread | None = None
+        self._revision = -1  # of the store's change log; -1: nothing read yet, the first pass lists every Job
+        self._active_jobs: set[tuple[str, str]] = set()
 
     # --- shared helpers --------------------------------------------------------------------------------
 
@@ -339,9 +341,9 @@ class Kubelet:
                         self._sync_job_status(meta["namespace"], owner[1])
 
     async def sync(self) -> None:
-        """One pass over every Job and Deployment."""
+        """One pass over every unfinished Job and every Deployment."""
         async with self._lock:
-            for job in self.store.list("Job"):
+            for job in self._unfinished_jobs():
                 await self._sync_job(job)
             for deployment in self.store.list("Deployment"):
                 await self._sync_deployment(deployment)
@@ -391,6 +393,31 @@ class Kubelet:
             self._proxies = None
 
     # --- Jobs ------------------------------------------------------------------------------------------
+
+    def _unfinished_jobs(self) -> list[dict[str, Any]]:
+        """The Jobs not Complete or Failed, followed through the store's change log: a finished Job costs
+        nothing per pass (a laptop keeps every run's Job), a new or changed one is read again."""
+        if self._revision < 0:
+            self._revision = self.store.revision()  # before the list: a write in between is read again next pass
+            self._active_jobs = {(j["metadata"]["namespace"], j["metadata"]["name"]) for j in self.store.list("Job")}
+        else:
+            for change in self.store.changes_since(self._revision):
+                self._revision = change.revision
+                if change.kind == "Job":
+                    key = (change.namespace, change.name)
+                    if change.deleted:
+                        self._active_jobs.discard(key)
+                    else:
+                        self._active_jobs.add(key)
+        jobs = []
+        for namespace, name in sorted(self._active_jobs):
+            job = self.store.get("Job", namespace, name)
+            status = (job or {}).get("status") or {}
+            if job is None or _has_condition(status, "Complete") or _has_condition(status, "Failed"):
+                self._active_jobs.discard((namespace, name))
+            else:
+                jobs.append(job)
+        return jobs
 
     def _job_pods(self, job: Mapping[str, Any]) -> list[dict[str, Any]]:
         meta = job["metadata"]
