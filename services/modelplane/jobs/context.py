@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 from pydantic import ValidationError
 
@@ -88,6 +89,9 @@ class SourceCredentials:
     secret_access_key: str | None = None
 
 
+AWS_S3_ENDPOINT = "https://s3.amazonaws.com"
+
+
 @dataclass
 class JobContext:
     """Everything a job needs besides its resource."""
@@ -112,6 +116,24 @@ class JobContext:
     @property
     def namespace(self) -> str:
         return self.client.namespace
+
+    def source_s3_client(self, endpoint: str | None, *, region: str | None = None, what: str) -> tuple[Any, str]:
+        """A minio client of a source's S3 endpoint (the spec's, else the platform's, else AWS) with the source
+        credentials, and the endpoint's host; both keys or neither (``what`` names the source in the error)."""
+        import minio
+
+        url = urlsplit(endpoint or self.source_s3_endpoint or AWS_S3_ENDPOINT)
+        creds = self.source_credentials
+        if (creds.access_key_id is None) != (creds.secret_access_key is None):
+            raise InvalidSpec(f"{what} needs both the access key id and the secret access key, or neither")
+        client = minio.Minio(
+            url.netloc,
+            access_key=creds.access_key_id,
+            secret_key=creds.secret_access_key,
+            secure=url.scheme == "https",
+            region=region,
+        )
+        return client, url.netloc
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, *, client: ModelPlaneClient | None = None) -> JobContext:

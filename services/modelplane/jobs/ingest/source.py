@@ -28,7 +28,6 @@ from modelplane.jobs.errors import InvalidSpec, SourceUnavailable
 logger = logging.getLogger(__name__)
 CHUNK = 1024 * 1024
 INLINE_NAME = "inline.jsonl"
-AWS_S3_ENDPOINT = "https://s3.amazonaws.com"
 
 
 @dataclass(frozen=True)
@@ -80,23 +79,12 @@ def fetch_source(source: DatasetSource, data_format: DataFormat, ctx: JobContext
 
 
 def _fetch_s3(spec: S3Source, ctx: JobContext, into: Path) -> list[SourceFile]:
-    import minio
     import urllib3
     from minio.error import MinioException, S3Error
 
     parts = urlsplit(spec.uri)
     bucket, key = parts.netloc, parts.path.lstrip("/")
-    endpoint = urlsplit(spec.endpoint or ctx.source_s3_endpoint or AWS_S3_ENDPOINT)
-    creds = ctx.source_credentials
-    if (creds.access_key_id is None) != (creds.secret_access_key is None):
-        raise InvalidSpec("an S3 source needs both the access key id and the secret access key, or neither")
-    client = minio.Minio(
-        endpoint.netloc,
-        access_key=creds.access_key_id,
-        secret_key=creds.secret_access_key,
-        secure=endpoint.scheme == "https",
-        region=spec.region,
-    )
+    client, host = ctx.source_s3_client(spec.endpoint, region=spec.region, what="an S3 source")
     try:
         if key and not key.endswith("/"):
             try:
@@ -127,7 +115,7 @@ def _fetch_s3(spec: S3Source, ctx: JobContext, into: Path) -> list[SourceFile]:
     except (MinioException, urllib3.exceptions.HTTPError, OSError) as error:
         if isinstance(error, S3Error) and error.code in ("NoSuchBucket", "AccessDenied", "InvalidAccessKeyId"):
             raise SourceUnavailable(f"cannot read {spec.uri}: {error.code}: {error.message}") from error
-        raise SourceUnavailable(f"cannot read {spec.uri} from {endpoint.netloc}: {error}") from error
+        raise SourceUnavailable(f"cannot read {spec.uri} from {host}: {error}") from error
 
 
 def _s3_keys(client: Any, bucket: str, prefix: str) -> list[str]:

@@ -32,7 +32,6 @@ from modelplane.sdk.client import ModelPlaneError, artifact_sha256
 
 logger = logging.getLogger(__name__)
 CHUNK = 1024 * 1024
-AWS_S3_ENDPOINT = "https://s3.amazonaws.com"
 ANNOTATION_RUN_ID = "modelplane.io/run-id"
 ANNOTATION_ARTIFACT_SHA256 = "modelplane.io/artifact-sha256"
 ANNOTATION_DATASET_DIGEST = "modelplane.io/dataset-digest"
@@ -162,30 +161,21 @@ def _fetch_external(model_version: ModelVersion, uri: str, ctx: JobContext, path
     if scheme == "s3":
         external = model_version.spec.source.external
         endpoint = external.endpoint if external is not None else None
-        return _fetch_s3(uri, endpoint or ctx.source_s3_endpoint or AWS_S3_ENDPOINT, ctx, path)
+        return _fetch_s3(uri, endpoint, ctx, path)
     if scheme in ("http", "https"):
         return _fetch_http(uri, path)
     raise InvalidSpec(f"an external model source must be an s3:// or http(s):// URI, not {uri!r}")
 
 
-def _fetch_s3(uri: str, endpoint_url: str, ctx: JobContext, path: Path) -> FetchedArtifact:
-    import minio
+def _fetch_s3(uri: str, endpoint: str | None, ctx: JobContext, path: Path) -> FetchedArtifact:
     import urllib3
     from minio.error import MinioException, S3Error
 
-    parts, endpoint = urlsplit(uri), urlsplit(endpoint_url)
+    parts = urlsplit(uri)
     bucket, key = parts.netloc, parts.path.lstrip("/")
     if not bucket or not key or key.endswith("/"):
         raise InvalidSpec(f"an s3 model source names one object (s3://bucket/key.onnx), not {uri!r}")
-    creds = ctx.source_credentials
-    if (creds.access_key_id is None) != (creds.secret_access_key is None):
-        raise InvalidSpec("an S3 model source needs both the access key id and the secret access key, or neither")
-    client = minio.Minio(
-        endpoint.netloc,
-        access_key=creds.access_key_id,
-        secret_key=creds.secret_access_key,
-        secure=endpoint.scheme == "https",
-    )
+    client, host = ctx.source_s3_client(endpoint, what="an S3 model source")
     try:
         response = client.get_object(bucket, key)
         try:
@@ -195,7 +185,7 @@ def _fetch_s3(uri: str, endpoint_url: str, ctx: JobContext, path: Path) -> Fetch
             response.release_conn()
     except (MinioException, urllib3.exceptions.HTTPError, OSError) as error:
         detail = f"{error.code}: {error.message}" if isinstance(error, S3Error) else str(error)
-        raise SourceUnavailable(f"cannot read {uri} from {endpoint.netloc}: {detail}") from error
+        raise SourceUnavailable(f"cannot read {uri} from {host}: {detail}") from error
 
 
 def _fetch_http(url: str, path: Path) -> FetchedArtifact:
