@@ -121,7 +121,8 @@ def modelplane_env(backend: Backend, workdir: Path, admin_token: str) -> dict[st
 def modelplane_server(backend: Backend, workdir: Path, workers: int, python: str | None = None) -> Iterator[Running]:
     """ModelPlane on ``backend``: migrate, serve with uvicorn, and issue an editor token for the namespace.
 
-    The workloads use that editor token (hashed, looked up per request), not the bootstrap admin token
+    The workloads use that editor token (hashed, resolved like any client's: through the database, then the
+    process's token cache for ``AUTH__TOKEN_CACHE_SECONDS``), not the bootstrap admin token
     (compared in memory), so the auth cost measured is a real client's.
     """
     python = python or sys.executable

@@ -17,6 +17,7 @@ from modelplane.api.artifacts.factory import build_store
 from modelplane.api.artifacts.router import router as artifacts_router
 from modelplane.api.artifacts.store import ArtifactStore
 from modelplane.api.audit.router import router as audit_router
+from modelplane.api.auth.cache import PrincipalCache
 from modelplane.api.auth.router import router as auth_router
 from modelplane.api.datasets.router import router as datasets_router
 from modelplane.api.db.engine import create_engine, create_session_factory
@@ -24,7 +25,7 @@ from modelplane.api.db.migrate import upgrade
 from modelplane.api.deployments.router import router as deployments_router
 from modelplane.api.errors import install_error_handlers
 from modelplane.api.lineage.router import router as lineage_router
-from modelplane.api.metrics import ApiMetrics
+from modelplane.api.metrics import ApiMetrics, RequestMetrics
 from modelplane.api.registry.router import router as registry_router
 from modelplane.api.runs.router import router as runs_router
 from modelplane.api.settings import Settings
@@ -57,7 +58,11 @@ def create_app(settings: Settings | None = None, artifacts: ArtifactStore | None
         store = artifacts or build_store(settings, on_bytes=metrics.count_artifact_bytes)
         await asyncio.to_thread(store.ensure_ready)
         app.state.mp = AppState(
-            settings=settings, engine=engine, sessions=create_session_factory(engine), artifacts=store
+            settings=settings,
+            engine=engine,
+            sessions=create_session_factory(engine),
+            artifacts=store,
+            principals=PrincipalCache(settings.auth.token_cache_seconds),
         )
         try:
             yield
@@ -71,7 +76,7 @@ def create_app(settings: Settings | None = None, artifacts: ArtifactStore | None
         lifespan=lifespan,
     )
     app.state.metrics = metrics
-    app.middleware("http")(metrics.middleware)
+    app.add_middleware(RequestMetrics, metrics=metrics)
     install_error_handlers(app)
     for router in ROUTERS:
         app.include_router(router)

@@ -61,6 +61,16 @@ class AuthSettings(BaseModel):
         None, description="Bootstrap token with the admin role on every namespace; create real tokens with it."
     )
     anonymous_read: bool = Field(False, description="Allow unauthenticated reads (embedded mode on a laptop).")
+    token_cache_seconds: float = Field(
+        5.0,
+        ge=0,
+        le=300,
+        description=(
+            "How long a process reuses a resolved token (its principal and roles) before reading it again; 0 "
+            "turns the cache off. A revocation or role change made through this process applies at once, "
+            "through another process within this bound."
+        ),
+    )
 
 
 class Settings(BaseSettings):

@@ -31,6 +31,33 @@ async def test_create_get_and_idempotent_create(api, namespace):
     assert run["created_by"] == "bootstrap-admin"
 
 
+async def test_a_created_run_is_answered_as_it_reads_back(api, namespace):
+    """POST answers from what it wrote (no read back): the same body a GET gives, times in UTC."""
+    parent = await create_run(api, namespace)
+    body = {
+        "experiment": "iris",
+        "name": "trial",
+        "parent_run_id": parent["run_id"],
+        "status": "Scheduled",
+        "start_time": "2026-11-30T10:00:00.123456+02:00",
+        "params": [{"key": "depth", "value": "8"}, {"key": "lr", "value": "0.1"}],
+        "tags": [{"key": "team", "value": "a"}, {"key": "team", "value": "b"}],
+        "dataset_digest": "sha256:" + "a" * 64,
+        "packages": {"scikit-learn": "1.7.0"},
+        "hardware": {"node": "n1", "accelerator": {"type": "a100", "count": 2}, "memory_gib": 7.5},
+        "seed": -(2**63),
+    }
+    created = await api.post(f"/api/v1/namespaces/{namespace}/runs", json=body)
+    assert created.status_code == 201, created.text
+    answer = created.json()
+    assert answer == (await api.get(f"/api/v1/runs/{answer['run_id']}")).json()
+    assert answer["start_time"] == "2026-11-30T08:00:00.123456Z"
+    assert answer["tags"] == {"team": "b"}
+    assert answer["parent_run_id"] == parent["run_id"]
+    plain = await api.post(f"/api/v1/namespaces/{namespace}/runs", json={"experiment": "iris"})
+    assert plain.json() == (await api.get(f"/api/v1/runs/{plain.json()['run_id']}")).json()
+
+
 async def test_log_batch_stores_series_and_latest_values(api, namespace):
     run = await create_run(api, namespace)
     points = [{"key": "loss", "value": 1.0 / (step + 1), "step": step, "timestamp": 1000 + step} for step in range(50)]

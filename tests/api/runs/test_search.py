@@ -108,3 +108,40 @@ async def test_bad_filters_are_400_with_the_reason(api, namespace, filter_, mess
 async def test_forged_page_token_is_400(api, namespace):
     response = await api.post(f"/api/v1/namespaces/{namespace}/runs/search", json={"page_token": "not-a-token"})
     assert response.status_code == 400
+
+
+async def test_ordering_by_a_param_or_a_tag_puts_runs_without_it_last(api, namespace, runs):
+    await api.post(f"/api/v1/runs/{runs[0]['run_id']}/log-batch", json={"tags": [{"key": "rank", "value": "b"}]})
+    await api.post(f"/api/v1/runs/{runs[1]['run_id']}/log-batch", json={"tags": [{"key": "rank", "value": "a"}]})
+    by_tag = await names(api, namespace, order_by="tags.rank ASC", page_size=3)
+    assert by_tag == ["trial-1", "trial-0", "trial-11"]  # then the untagged, newest first
+    seen, token = [], None
+    while True:  # depth is text: '10' < '11' < ... < '2' < ... < '9'
+        page = await search(api, namespace, order_by="params.depth DESC", page_size=5, page_token=token)
+        seen.extend(r["params"]["depth"] for r in page["items"])
+        token = page["next_page_token"]
+        if token is None:
+            break
+    assert seen == sorted((str(i + 2) for i in range(12)), reverse=True)
+
+
+async def test_a_page_holds_what_reading_each_run_gives(api, namespace, runs):
+    """The search builds its page from rows (one statement for params, tags and metrics of the whole page):
+    each item equals the run read on its own, parent included."""
+    child = await api.post(
+        f"/api/v1/namespaces/{namespace}/runs",
+        json={"experiment": "grid", "parent_run_id": runs[0]["run_id"], "tags": [{"key": "team", "value": "a"}]},
+    )
+    assert child.status_code == 201, child.text
+    page = await search(api, namespace, page_size=100)
+    assert len(page["items"]) == 13
+    for item in page["items"]:
+        assert item == (await api.get(f"/api/v1/runs/{item['run_id']}")).json()
+    assert page["items"][0]["parent_run_id"] == runs[0]["run_id"]
+    info = (await search(api, namespace, view="info", page_size=1))["items"][0]
+    assert info == {k: v for k, v in page["items"][0].items() if k not in ("params", "tags", "metrics")}
+
+
+async def test_a_metric_no_run_logged_matches_nothing_and_orders_nothing(api, namespace, runs):
+    assert await names(api, namespace, filter="metrics.never > 0") == []
+    assert len(await names(api, namespace, order_by="metrics.never DESC", page_size=50)) == 12

@@ -14,7 +14,7 @@ from modelplane.api.auth.schemas import RoleBindingBody, RoleBindingOut, TokenCr
 from modelplane.api.auth.tokens import hash_token, new_token
 from modelplane.api.db.base import utcnow
 from modelplane.api.db.upsert import insert_for
-from modelplane.api.deps import Caller, Session
+from modelplane.api.deps import Caller, Principals, Session
 from modelplane.api.errors import NotFound
 from modelplane.api.namespaces import Namespace
 
@@ -40,7 +40,7 @@ async def _bind(session: Session, principal: str, namespace: str, role: Role) ->
 
 
 @router.post("/tokens", status_code=status.HTTP_201_CREATED, response_model=TokenCreated)
-async def create_token(body: TokenCreate, session: Session, caller: Caller) -> TokenCreated:
+async def create_token(body: TokenCreate, session: Session, caller: Caller, principals: Principals) -> TokenCreated:
     """Issue a token for a principal and bind roles; needs admin in every namespace named."""
     for namespace in body.roles or {ALL_NAMESPACES: Role.VIEWER}:
         caller.require(namespace, Role.ADMIN)
@@ -67,11 +67,14 @@ async def create_token(body: TokenCreate, session: Session, caller: Caller) -> T
         after={"principal": body.principal, "roles": {k: v.value for k, v in body.roles.items()}},
     )
     await session.commit()
+    principals.invalidate()  # the new bindings apply to the principal's other tokens too
     return TokenCreated(id=row.id, token=token, principal=body.principal, expires_at=expires_at)
 
 
 @router.delete("/tokens/{token_id}", status_code=status.HTTP_204_NO_CONTENT)
-async def revoke_token(token_id: Annotated[int, Path(ge=1, le=2**63 - 1)], session: Session, caller: Caller) -> None:
+async def revoke_token(
+    token_id: Annotated[int, Path(ge=1, le=2**63 - 1)], session: Session, caller: Caller, principals: Principals
+) -> None:
     """Revoke a token: its owner or an admin of every namespace may."""
     row = await session.get(ApiToken, token_id)
     if row is None:
@@ -81,6 +84,7 @@ async def revoke_token(token_id: Annotated[int, Path(ge=1, le=2**63 - 1)], sessi
     row.revoked_at = utcnow()
     record(session, caller, "token.revoke", ALL_NAMESPACES, "token", str(token_id), before={"principal": row.principal})
     await session.commit()
+    principals.invalidate()
 
 
 @router.get("/namespaces/{namespace}/rolebindings", response_model=list[RoleBindingOut])
@@ -97,18 +101,26 @@ async def list_bindings(namespace: Namespace, session: Session, caller: Caller) 
 
 @router.put("/namespaces/{namespace}/rolebindings/{principal}", response_model=RoleBindingOut)
 async def bind_role(
-    namespace: Namespace, principal: PrincipalPath, body: RoleBindingBody, session: Session, caller: Caller
+    namespace: Namespace,
+    principal: PrincipalPath,
+    body: RoleBindingBody,
+    session: Session,
+    caller: Caller,
+    principals: Principals,
 ) -> RoleBindingOut:
     """Give a principal a role in a namespace (replacing its previous role there)."""
     caller.require(namespace, Role.ADMIN)
     await _bind(session, principal, namespace, body.role)
     record(session, caller, "rolebinding.set", namespace, "rolebinding", principal, after={"role": body.role.value})
     await session.commit()
+    principals.invalidate()
     return RoleBindingOut(principal=principal, namespace=namespace, role=body.role)
 
 
 @router.delete("/namespaces/{namespace}/rolebindings/{principal}", status_code=status.HTTP_204_NO_CONTENT)
-async def unbind_role(namespace: Namespace, principal: PrincipalPath, session: Session, caller: Caller) -> None:
+async def unbind_role(
+    namespace: Namespace, principal: PrincipalPath, session: Session, caller: Caller, principals: Principals
+) -> None:
     """Remove a principal's role in a namespace."""
     caller.require(namespace, Role.ADMIN)
     result = await session.execute(
@@ -118,3 +130,4 @@ async def unbind_role(namespace: Namespace, principal: PrincipalPath, session: S
         raise NotFound(f"{principal} has no role in namespace {namespace!r}")
     record(session, caller, "rolebinding.delete", namespace, "rolebinding", principal)
     await session.commit()
+    principals.invalidate()

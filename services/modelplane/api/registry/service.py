@@ -40,6 +40,9 @@ MAX_VERSION = 2**31 - 1
 # Fields of a re-registration that must equal the stored version when the client sends them.
 IDENTITY_FIELDS = ("size_bytes", "format", "signature", "run_id", "dataset_digest")
 
+ALIAS_READ_ATTEMPTS = 10
+"""Reads of an alias that raced a move before the answer is a 503 (moves are rare next to reads)."""
+
 
 async def _model(session: AsyncSession, namespace: str, name: str) -> RegisteredModel:
     model = await repo.get_model(session, namespace, name)
@@ -322,13 +325,23 @@ async def delete_alias(session: AsyncSession, principal: Principal, namespace: s
 async def get_alias(
     session: AsyncSession, principal: Principal, namespace: str, name: str, alias: str
 ) -> ModelVersionOut:
-    """The version an alias points at."""
+    """The version an alias points at.
+
+    The alias and the version's details are two reads, and without a snapshot (Postgres READ COMMITTED,
+    SQLite's autocommit reads) a move can land between them: the answer would name a version that no
+    longer carries the alias. Such an answer is read again (optimistic read), so it always names the
+    holder the alias had at some instant.
+    """
     principal.require(namespace, Role.VIEWER)
     model = await _model(session, namespace, name)
-    current = await repo.get_alias(session, model.id, alias)
-    if current is None:
-        raise NotFound(f"model {name!r} has no alias {alias!r}")
-    return await _version_out(session, model, current[1])
+    for _ in range(ALIAS_READ_ATTEMPTS):
+        current = await repo.get_alias(session, model.id, alias)
+        if current is None:
+            raise NotFound(f"model {name!r} has no alias {alias!r}")
+        out = await _version_out(session, model, current[1])
+        if alias in out.aliases:
+            return out
+    raise Unavailable(f"alias {alias!r} of model {name!r} is moving faster than it can be read; retry")
 
 
 async def set_tag(

@@ -3,7 +3,8 @@
 Metrics avoid MLflow's index bloat: the metric key is a small integer (``metric_keys``), a point's
 primary key is ``(run_id, key_id, step, timestamp)`` — which is also the (run, key, step) index — and
 ``latest_metrics`` keeps one row per run and key, so filtering and ordering runs by a metric never
-scans the series.
+scans the series. Params and tags have a partial ``(key, value)`` index each, so a filter on them reads
+the matching rows instead of probing every run of the experiment.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import BigInteger, Double, Enum, ForeignKey, Index, Integer, String
+from sqlalchemy import BigInteger, Double, Enum, ForeignKey, Index, Integer, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from modelplane.api.db.base import Base, BigId, utcnow
@@ -20,6 +21,23 @@ from modelplane.api.db.base import Base, BigId, utcnow
 KEY_LENGTH = 250
 PARAM_VALUE_LENGTH = 6000
 TAG_VALUE_LENGTH = 8000
+INDEXED_VALUE_LENGTH = 256
+"""Param and tag values up to this many characters are in the ``(key, value)`` indexes.
+
+A btree entry holds at most ~2.7 kB on Postgres and a value may hold 8,000 characters, so the indexes are
+partial: ``WHERE length(value) <= 256``. A filter ``=`` or ``IN`` with values no longer than that adds the
+same predicate (a no-op for the match, the condition under which the planner may use the index)."""
+SHORT_VALUE = f"length(value) <= {INDEXED_VALUE_LENGTH}"
+
+
+def _value_index(table: str) -> Index:
+    return Index(
+        f"ix_{table}_key_value",
+        "key",
+        "value",
+        postgresql_where=text(SHORT_VALUE),
+        sqlite_where=text(SHORT_VALUE),
+    )
 
 
 class RunStatus(StrEnum):
@@ -70,6 +88,7 @@ class RunParam(Base):
     """A hyperparameter; immutable once logged."""
 
     __tablename__ = "run_params"
+    __table_args__ = (_value_index("run_params"),)
 
     run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True)
     key: Mapped[str] = mapped_column(String(KEY_LENGTH), primary_key=True)
@@ -80,6 +99,7 @@ class RunTag(Base):
     """A mutable key/value label."""
 
     __tablename__ = "run_tags"
+    __table_args__ = (_value_index("run_tags"),)
 
     run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True)
     key: Mapped[str] = mapped_column(String(KEY_LENGTH), primary_key=True)

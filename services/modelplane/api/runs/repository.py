@@ -1,35 +1,38 @@
 """Statements over the runs tables. Repositories read and write through the session; they never commit.
 
-The search compiles :mod:`modelplane.api.runs.filters` clauses into ``EXISTS`` sub-queries on
-``latest_metrics``, ``run_params`` and ``run_tags`` (each served by a primary-key index), and pages with a
-keyset over ``(nulls last, order value, id)``.
+Reads on the search path (a run's row, a page's params, tags and latest metrics) select plain rows of the
+Core tables, no ORM instances; a page's details come in one ``UNION ALL`` keyed by ``= ANY(:ids)`` on
+Postgres (one array parameter: the same statement text for every page). The search's own statement is
+built in :mod:`modelplane.api.runs.query`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
-from datetime import datetime
-from typing import Any
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, NamedTuple
 
-from sqlalchemy import ColumnElement, and_, case, exists, false, func, literal, or_, select, text
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    Double,
+    Row,
+    String,
+    and_,
+    any_,
+    bindparam,
+    literal_column,
+    null,
+    or_,
+    select,
+    text,
+    union_all,
+)
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from modelplane.api.db.upsert import insert_for
-from modelplane.api.runs.filters import Clause, Order
 from modelplane.api.runs.models import LatestMetric, Metric, MetricKey, Run, RunParam, RunTag
 from modelplane.api.runs.schemas import MetricPoint
-
-_OPS: dict[str, Callable[[Any, Any], ColumnElement[bool]]] = {
-    "=": lambda c, v: c == v,
-    "!=": lambda c, v: c != v,
-    "<": lambda c, v: c < v,
-    "<=": lambda c, v: c <= v,
-    ">": lambda c, v: c > v,
-    ">=": lambda c, v: c >= v,
-    "LIKE": lambda c, v: c.like(v),
-    "ILIKE": lambda c, v: func.lower(c).like(func.lower(v)),
-    "IN": lambda c, v: c.in_(v),
-}
 
 
 async def get_run(session: AsyncSession, run_id: str) -> Run | None:
@@ -40,42 +43,25 @@ async def get_run_for_update(session: AsyncSession, run_id: str) -> Run | None:
     return await session.scalar(select(Run).where(Run.run_id == run_id).with_for_update())
 
 
+class RunRef(NamedTuple):
+    """A run's internal id and namespace: what a write that only appends to the run needs."""
+
+    id: int
+    namespace: str
+
+
+async def run_ref(session: AsyncSession, run_id: str) -> RunRef | None:
+    connection = await session.connection()
+    row = (await connection.execute(select(_RUNS.c.id, _RUNS.c.namespace).where(_RUNS.c.run_id == run_id))).first()
+    return RunRef(row.id, row.namespace) if row is not None else None
+
+
 async def run_ids(session: AsyncSession, internal_ids: Iterable[int]) -> dict[int, str]:
     ids = list(set(internal_ids))
     if not ids:
         return {}
     rows = await session.execute(select(Run.id, Run.run_id).where(Run.id.in_(ids)))
     return {row.id: row.run_id for row in rows}
-
-
-async def params_of(session: AsyncSession, ids: Sequence[int]) -> dict[int, dict[str, str]]:
-    """Params of several runs (plain rows, no ORM instances: this is on the search hot path)."""
-    out: dict[int, dict[str, str]] = {i: {} for i in ids}
-    rows = await session.execute(select(RunParam.run_id, RunParam.key, RunParam.value).where(RunParam.run_id.in_(ids)))
-    for run_id, key, value in rows:
-        out[run_id][key] = value
-    return out
-
-
-async def tags_of(session: AsyncSession, ids: Sequence[int]) -> dict[int, dict[str, str]]:
-    out: dict[int, dict[str, str]] = {i: {} for i in ids}
-    rows = await session.execute(select(RunTag.run_id, RunTag.key, RunTag.value).where(RunTag.run_id.in_(ids)))
-    for run_id, key, value in rows:
-        out[run_id][key] = value
-    return out
-
-
-async def latest_metrics_of(session: AsyncSession, ids: Sequence[int]) -> dict[int, dict[str, tuple[float, int, int]]]:
-    """``{run: {key: (value, step, timestamp)}}`` of the latest points of several runs."""
-    out: dict[int, dict[str, tuple[float, int, int]]] = {i: {} for i in ids}
-    query = (
-        select(LatestMetric.run_id, MetricKey.key, LatestMetric.value, LatestMetric.step, LatestMetric.timestamp)
-        .join(MetricKey, MetricKey.id == LatestMetric.key_id)
-        .where(LatestMetric.run_id.in_(ids))
-    )
-    for run_id, key, value, step, timestamp in await session.execute(query):
-        out[run_id][key] = (value, step, timestamp)
-    return out
 
 
 async def existing_params(session: AsyncSession, run: int, keys: Iterable[str]) -> dict[str, str]:
@@ -115,20 +101,30 @@ async def upsert_tags(session: AsyncSession, run: int, tags: dict[str, str]) -> 
         await session.execute(statement, [{"run_id": run, "key": k, "value": v} for k, v in tags.items()])
 
 
-async def metric_key_ids(session: AsyncSession, keys: Iterable[str]) -> dict[str, int]:
-    """Ids of metric keys, creating the missing ones (sorted, so concurrent batches never deadlock)."""
+async def metric_key_ids(
+    session: AsyncSession, keys: Iterable[str], committed: Mapping[str, int], create: bool = True
+) -> tuple[dict[str, int], dict[str, int]]:
+    """Ids of metric keys, creating the missing ones unless ``create`` is false (sorted, so concurrent batches
+    never deadlock); and, of those, the ids read back as already committed.
+
+    ``committed`` holds ids known to be committed (a key is never deleted): those are not read again. Ids of
+    keys created by this transaction are not committed yet, so they are not in the second mapping.
+    """
     wanted = sorted(set(keys))
-    if not wanted:
-        return {}
-    rows = await session.execute(select(MetricKey.key, MetricKey.id).where(MetricKey.key.in_(wanted)))
-    found = {row.key: row.id for row in rows}
-    missing = [k for k in wanted if k not in found]
-    if missing:
+    found = {k: committed[k] for k in wanted if k in committed}
+    unknown = [k for k in wanted if k not in found]
+    if not unknown:
+        return found, {}
+    rows = await session.execute(select(_KEYS.c.key, _KEYS.c.id).where(_KEYS.c.key.in_(unknown)))
+    read = {row.key: row.id for row in rows}
+    found.update(read)
+    missing = [k for k in unknown if k not in read]
+    if missing and create:
         statement = insert_for(session, _KEYS).on_conflict_do_nothing(index_elements=["key"])
         await session.execute(statement, [{"key": k} for k in missing])
-        rows = await session.execute(select(MetricKey.key, MetricKey.id).where(MetricKey.key.in_(missing)))
+        rows = await session.execute(select(_KEYS.c.key, _KEYS.c.id).where(_KEYS.c.key.in_(missing)))
         found.update({row.key: row.id for row in rows})
-    return found
+    return found, read
 
 
 async def insert_metrics(
@@ -161,23 +157,36 @@ async def insert_metrics(
     for (key_id, step, timestamp), value in rows:
         if key_id not in newest or (step, timestamp) >= newest[key_id][:2]:
             newest[key_id] = (step, timestamp, value)
-    latest = insert_for(session, _LATEST)
-    excluded = latest.excluded
-    upsert = latest.on_conflict_do_update(
-        index_elements=["run_id", "key_id"],
-        set_={"step": excluded.step, "timestamp": excluded.timestamp, "value": excluded.value},
-        where=or_(
-            excluded.step > _LATEST.c.step,
-            and_(excluded.step == _LATEST.c.step, excluded.timestamp >= _LATEST.c.timestamp),
-        ),
-    )
     await session.execute(
-        upsert,
+        _latest_upsert(session),
         [
             {"run_id": run, "key_id": k, "step": s, "timestamp": t, "value": v}
             for k, (s, t, v) in sorted(newest.items())
         ],
     )
+
+
+_LATEST_UPSERTS: dict[str, Any] = {}
+
+
+def _latest_upsert(session: AsyncSession) -> Any:
+    """The upsert of ``latest_metrics`` that only moves forward, built once per dialect (statements are
+    immutable; building its ``excluded`` columns anew cost a twentieth of a one-metric request)."""
+    dialect = session.bind.dialect.name if session.bind is not None else "postgresql"
+    statement = _LATEST_UPSERTS.get(dialect)
+    if statement is None:
+        latest = insert_for(session, _LATEST)
+        excluded = latest.excluded
+        statement = latest.on_conflict_do_update(
+            index_elements=["run_id", "key_id"],
+            set_={"step": excluded.step, "timestamp": excluded.timestamp, "value": excluded.value},
+            where=or_(
+                excluded.step > _LATEST.c.step,
+                and_(excluded.step == _LATEST.c.step, excluded.timestamp >= _LATEST.c.timestamp),
+            ),
+        )
+        _LATEST_UPSERTS[dialect] = statement
+    return statement
 
 
 async def metric_history(
@@ -195,89 +204,96 @@ async def metric_history(
     return list(await session.scalars(query))
 
 
-def _clause_condition(clause: Clause, key_ids: dict[str, int]) -> ColumnElement[bool]:
-    compare = _OPS[clause.op]
-    if clause.entity == "metrics":
-        # A range scan of ix_latest_metrics_key_id_value, not a probe per run of the namespace.
-        matching = select(LatestMetric.run_id).where(
-            LatestMetric.key_id == key_ids[clause.key], compare(LatestMetric.value, clause.value)
+def _is_postgres(session: AsyncSession) -> bool:
+    return session.bind is not None and session.bind.dialect.name == "postgresql"
+
+
+def _among(session: AsyncSession, column: ColumnElement[int], ids: Sequence[int]) -> ColumnElement[bool]:
+    """``column = ANY(:ids)`` on Postgres (one array parameter: the same statement text, parsed once, for any
+    page); ``IN (...)`` elsewhere."""
+    if _is_postgres(session):
+        return column == any_(bindparam("ids", list(ids), type_=postgresql.ARRAY(BigInteger)))
+    return column.in_(list(ids))
+
+
+# --- Reading runs: plain rows of the Core tables (no ORM instances: this is the search's hot path) ---------
+
+_RUNS = Run.__table__
+_PARENT = _RUNS.alias("parent")
+RUN_INFO = (
+    _RUNS.c.run_id,
+    _RUNS.c.namespace,
+    _RUNS.c.experiment,
+    _RUNS.c.name,
+    _RUNS.c.status,
+    _RUNS.c.start_time,
+    _RUNS.c.end_time,
+    _PARENT.c.run_id.label("parent_run_id"),
+    _RUNS.c.dataset_digest,
+    _RUNS.c.code_ref,
+    _RUNS.c.image_digest,
+    _RUNS.c.packages,
+    _RUNS.c.seed,
+    _RUNS.c.hardware,
+    _RUNS.c.artifact_uri,
+    _RUNS.c.created_by,
+)
+"""The columns of a run's ``info`` view, labelled as its fields (the parent's run id by a self-join)."""
+INFO_FIELDS = tuple(c.key for c in RUN_INFO)
+
+
+def info_of(row: Row[Any]) -> dict[str, Any]:
+    """The ``info`` fields of a row read by :func:`run_row` or :func:`search_runs`."""
+    return dict(zip(INFO_FIELDS, row[1 : 1 + len(INFO_FIELDS)], strict=True))
+
+
+def select_runs(*extra: Any) -> Any:
+    """``SELECT id, <info fields>, *extra FROM runs`` with the parent's run id joined in."""
+    return select(_RUNS.c.id, *RUN_INFO, *extra).select_from(
+        _RUNS.outerjoin(_PARENT, _PARENT.c.id == _RUNS.c.parent_id)
+    )
+
+
+async def run_row(session: AsyncSession, run_id: str) -> Row[Any] | None:
+    """A run's ``id`` and ``info`` fields by its public id."""
+    connection = await session.connection()
+    return (await connection.execute(select_runs().where(_RUNS.c.run_id == run_id))).first()
+
+
+Details = tuple[dict[int, dict[str, str]], dict[int, dict[str, str]], dict[int, dict[str, tuple[float, int, int]]]]
+
+
+async def details_of(session: AsyncSession, ids: Sequence[int]) -> Details:
+    """Params, tags and latest metrics (``{key: (value, step, timestamp)}``) of several runs, in one statement."""
+    params: dict[int, dict[str, str]] = {i: {} for i in ids}
+    tags: dict[int, dict[str, str]] = {i: {} for i in ids}
+    metrics: dict[int, dict[str, tuple[float, int, int]]] = {i: {} for i in ids}
+    if not ids:
+        return params, tags, metrics
+    no_number, no_int, no_text = null().cast(Double), null().cast(BigInteger), null().cast(String)
+    parts = [
+        select(
+            literal_column(str(kind)).label("kind"), t.c.run_id, t.c.key, t.c.value, no_number, no_int, no_int
+        ).where(_among(session, t.c.run_id, ids))
+        for kind, t in ((0, _PARAMS), (1, _TAGS))
+    ]
+    parts.append(
+        select(
+            literal_column("2"),
+            _LATEST.c.run_id,
+            _KEYS.c.key,
+            no_text,
+            _LATEST.c.value,
+            _LATEST.c.step,
+            _LATEST.c.timestamp,
         )
-        return Run.id.in_(matching)
-    if clause.entity in ("params", "tags"):
-        table = RunParam if clause.entity == "params" else RunTag
-        return exists(
-            select(literal(1)).where(
-                table.run_id == Run.id, table.key == clause.key, compare(table.value, clause.value)
-            )
-        )
-    column = getattr(Run, clause.key)
-    if clause.key == "run_id" or clause.key not in ("start_time", "end_time"):
-        return compare(column, clause.value)
-    try:
-        moment = datetime.fromisoformat(str(clause.value))
-    except ValueError:
-        return false()
-    return compare(column, moment)
-
-
-def _order_expression(order: Order | None, key_ids: dict[str, int]) -> Any:
-    if order is None:
-        return None
-    if order.entity == "metrics":
-        key_id = key_ids.get(order.key, -1)  # an unknown key orders nothing: every value is null
-        return (
-            select(LatestMetric.value)
-            .where(LatestMetric.run_id == Run.id, LatestMetric.key_id == key_id)
-            .scalar_subquery()
-        )
-    if order.entity in ("params", "tags"):
-        table = RunParam if order.entity == "params" else RunTag
-        return select(table.value).where(table.run_id == Run.id, table.key == order.key).scalar_subquery()
-    return getattr(Run, order.key)
-
-
-async def search_runs(
-    session: AsyncSession,
-    namespace: str,
-    experiment: str | None,
-    clauses: Sequence[Clause],
-    order: Order | None,
-    after: list[Any] | None,
-    limit: int,
-) -> list[tuple[Run, Any]]:
-    """One page of matching runs with their order value, after the keyset position ``after``."""
-    metric_keys = {c.key for c in clauses if c.entity == "metrics"}
-    if order is not None and order.entity == "metrics":
-        metric_keys.add(order.key)
-    key_ids: dict[str, int] = {}
-    if metric_keys:
-        rows = await session.execute(select(MetricKey.key, MetricKey.id).where(MetricKey.key.in_(metric_keys)))
-        key_ids = {row.key: row.id for row in rows}
-    if any(c.entity == "metrics" and c.key not in key_ids for c in clauses):
-        return []  # a metric no run ever logged: nothing can match
-    conditions: list[ColumnElement[bool]] = [Run.namespace == namespace]
-    if experiment is not None:
-        conditions.append(Run.experiment == experiment)
-    conditions.extend(_clause_condition(c, key_ids) for c in clauses)
-    value = _order_expression(order, key_ids)
-    if value is None:
-        query = select(Run, literal(None)).where(*conditions).order_by(Run.id.desc())
-        if after is not None:
-            query = query.where(Run.id < int(after[2]))
-        return [(run, None) for run, _ in (await session.execute(query.limit(limit)))]
-    assert order is not None
-    is_null = case((value.is_(None), 1), else_=0)
-    ordered = value.desc() if order.descending else value.asc()
-    query = select(Run, value).where(*conditions).order_by(is_null.asc(), ordered, Run.id.desc())
-    if after is not None:
-        last_null, last_value, last_id = int(after[0]), after[1], int(after[2])
-        if last_null:
-            query = query.where(is_null == 1, Run.id < last_id)
+        .join_from(_LATEST, _KEYS, _KEYS.c.id == _LATEST.c.key_id)
+        .where(_among(session, _LATEST.c.run_id, ids))
+    )
+    connection = await session.connection()
+    for kind, run, key, text_value, number, step, timestamp in await connection.execute(union_all(*parts)):
+        if kind == 2:
+            metrics[run][key] = (number, step, timestamp)
         else:
-            if order.entity == "attributes" and order.key in ("start_time", "end_time") and last_value is not None:
-                last_value = datetime.fromisoformat(last_value)
-            beyond = value < last_value if order.descending else value > last_value
-            query = query.where(
-                or_(is_null == 1, and_(is_null == 0, beyond), and_(is_null == 0, value == last_value, Run.id < last_id))
-            )
-    return [(run, v) for run, v in (await session.execute(query.limit(limit)))]
+            (params if kind == 0 else tags)[run][key] = text_value
+    return params, tags, metrics

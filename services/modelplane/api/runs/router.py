@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Response, status
 
-from modelplane.api.deps import Caller, CurrentSettings, Session
+from modelplane.api.deps import Caller, CurrentSettings, MetricKeys, Session
 from modelplane.api.namespaces import Namespace
 from modelplane.api.pagination import Page, PageParams, page_params
 from modelplane.api.runs import service
@@ -51,10 +51,10 @@ async def update_run(run_id: RunIdPath, body: RunUpdate, session: Session, calle
 
 @router.post("/runs/{run_id}/log-batch", response_model=LogBatchResult)
 async def log_batch(
-    run_id: RunIdPath, body: LogBatch, session: Session, caller: Caller, settings: CurrentSettings
+    run_id: RunIdPath, body: LogBatch, session: Session, caller: Caller, settings: CurrentSettings, keys: MetricKeys
 ) -> LogBatchResult:
     """Log up to 1000 metrics, 100 params and 100 tags in one transaction; retrying is safe."""
-    return await service.log_batch(session, caller, settings, run_id, body)
+    return await service.log_batch(session, caller, settings, keys, run_id, body)
 
 
 @router.get("/runs/{run_id}/metrics/{key}", response_model=Page[MetricHistoryPoint])
@@ -71,7 +71,7 @@ async def metric_history(
 
 @router.post("/namespaces/{namespace}/runs/search", response_model=Page[RunOut] | Page[RunInfo])
 async def search_runs(
-    namespace: Namespace, body: RunSearch, session: Session, caller: Caller
+    namespace: Namespace, body: RunSearch, session: Session, caller: Caller, keys: MetricKeys
 ) -> Page[RunOut] | Page[RunInfo]:
     """Filter, order and page runs (MLflow's filter syntax); ``view=info`` returns run fields only."""
-    return await service.search(session, caller, namespace, body)
+    return await service.search(session, caller, keys, namespace, body)

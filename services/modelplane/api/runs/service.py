@@ -8,8 +8,12 @@ no-op (with a different value it is a 409: params are immutable).
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
+from datetime import UTC
 from typing import Any
 
+from pydantic import TypeAdapter
+from sqlalchemy import Row
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -19,11 +23,12 @@ from modelplane.api.auth.principal import Principal
 from modelplane.api.db.base import utcnow
 from modelplane.api.errors import Conflict, InvalidRequest, NotFound
 from modelplane.api.pagination import Page, decode_int_token, encode_token
+from modelplane.api.runs import query
 from modelplane.api.runs import repository as repo
 from modelplane.api.runs.filters import parse_filter, parse_order
+from modelplane.api.runs.keys import MetricKeyIds
 from modelplane.api.runs.models import TERMINAL_STATUSES, Run
 from modelplane.api.runs.schemas import (
-    LatestMetricOut,
     LogBatch,
     LogBatchResult,
     MetricHistoryPoint,
@@ -38,15 +43,20 @@ from modelplane.api.settings import Settings
 LINEAGE_FIELDS = ("dataset_digest", "code_ref", "image_digest", "packages", "seed", "hardware")
 
 
+_PAGE_OUT = TypeAdapter(Page[RunOut])
+_PAGE_INFO = TypeAdapter(Page[RunInfo])
+
+
 def _info(run: Run, parent_run_id: str | None) -> dict[str, Any]:
+    """The ``info`` fields of a run loaded as an ORM object (as a read of its row would give them)."""
     return {
         "run_id": run.run_id,
         "namespace": run.namespace,
         "experiment": run.experiment,
         "name": run.name,
         "status": run.status,
-        "start_time": run.start_time,
-        "end_time": run.end_time,
+        "start_time": run.start_time.astimezone(UTC),
+        "end_time": run.end_time.astimezone(UTC) if run.end_time else None,
         "parent_run_id": parent_run_id,
         "dataset_digest": run.dataset_digest,
         "code_ref": run.code_ref,
@@ -59,26 +69,30 @@ def _info(run: Run, parent_run_id: str | None) -> dict[str, Any]:
     }
 
 
-async def _load(session: AsyncSession, runs: list[Run], full: bool) -> list[RunOut] | list[RunInfo]:
-    parents = await repo.run_ids(session, [r.parent_id for r in runs if r.parent_id is not None])
-    infos = [_info(r, parents.get(r.parent_id) if r.parent_id else None) for r in runs]
-    if not full:
-        return [RunInfo(**info) for info in infos]
-    ids = [r.id for r in runs]
-    params, tags, metrics = (
-        await repo.params_of(session, ids),
-        await repo.tags_of(session, ids),
-        await repo.latest_metrics_of(session, ids),
-    )
-    return [
-        RunOut(
-            **info,
-            params=params[r.id],
-            tags=tags[r.id],
-            metrics={k: LatestMetricOut(value=v, step=s, timestamp=t) for k, (v, s, t) in metrics[r.id].items()},
-        )
-        for r, info in zip(runs, infos, strict=True)
-    ]
+def _full(
+    info: dict[str, Any], params: dict[str, str], tags: dict[str, str], metrics: dict[str, Any]
+) -> dict[str, Any]:
+    """A run's ``full`` view as plain data (validated once, with the whole page)."""
+    info["params"] = params
+    info["tags"] = tags
+    info["metrics"] = {k: {"value": v, "step": s, "timestamp": t} for k, (v, s, t) in metrics.items()}
+    return info
+
+
+async def _full_views(session: AsyncSession, rows: Sequence[Row[Any]]) -> list[dict[str, Any]]:
+    """The ``full`` views of runs read as rows of ``id`` and the ``info`` fields: one more statement."""
+    params, tags, metrics = await repo.details_of(session, [row.id for row in rows])
+    return [_full(repo.info_of(row), params[row.id], tags[row.id], metrics[row.id]) for row in rows]
+
+
+async def _read_run(session: AsyncSession, principal: Principal, run_id: str) -> RunOut:
+    """A run's ``full`` view, if it exists (404) and the caller may read it (401/403): two statements."""
+    row = await repo.run_row(session, run_id)
+    if row is None:
+        raise NotFound(f"run {run_id} not found")
+    principal.require(row.namespace, Role.VIEWER)
+    [view] = await _full_views(session, [row])
+    return RunOut.model_validate(view)
 
 
 async def _visible_run(session: AsyncSession, principal: Principal, run_id: str, role: Role) -> Run:
@@ -90,11 +104,17 @@ async def _visible_run(session: AsyncSession, principal: Principal, run_id: str,
     return run
 
 
+async def _run_ref(session: AsyncSession, principal: Principal, run_id: str, role: Role) -> repo.RunRef:
+    """Like :func:`_visible_run`, as a plain ``(id, namespace)`` row (for writes that only append to a run)."""
+    ref = await repo.run_ref(session, run_id)
+    if ref is None:
+        raise NotFound(f"run {run_id} not found")
+    principal.require(ref.namespace, role)
+    return ref
+
+
 async def get_run(session: AsyncSession, principal: Principal, run_id: str) -> RunOut:
-    run = await _visible_run(session, principal, run_id, Role.VIEWER)
-    [out] = await _load(session, [run], full=True)
-    assert isinstance(out, RunOut)
-    return out
+    return await _read_run(session, principal, run_id)
 
 
 async def create_run(
@@ -107,9 +127,7 @@ async def create_run(
         if existing is not None:
             if existing.namespace != namespace:
                 raise Conflict(f"run id {body.run_id} is taken in another namespace")
-            [out] = await _load(session, [existing], full=True)
-            assert isinstance(out, RunOut)
-            return out, False
+            return await _read_run(session, principal, body.run_id), False
     parent_id = None
     if body.parent_run_id is not None:
         parent = await repo.get_run(session, body.parent_run_id)
@@ -141,8 +159,10 @@ async def create_run(
         if body.run_id is not None:
             return await create_run(session, principal, namespace, body)
         raise Conflict("run could not be created") from error
-    await repo.insert_params(session, run.id, {p.key: p.value for p in body.params})
-    await repo.upsert_tags(session, run.id, {t.key: t.value for t in body.tags})
+    params = {p.key: p.value for p in body.params}
+    tags = {t.key: t.value for t in body.tags}
+    await repo.insert_params(session, run.id, params)
+    await repo.upsert_tags(session, run.id, tags)
     record(
         session,
         principal,
@@ -153,7 +173,8 @@ async def create_run(
         after={"experiment": run.experiment, "name": run.name},
     )
     await session.commit()
-    return await get_run(session, principal, run_id), True
+    # What this transaction wrote is the whole run: no need to read it back.
+    return RunOut.model_validate(_full(_info(run, body.parent_run_id), params, tags, {})), True
 
 
 async def update_run(session: AsyncSession, principal: Principal, run_id: str, body: RunUpdate) -> RunOut:
@@ -188,7 +209,12 @@ async def update_run(session: AsyncSession, principal: Principal, run_id: str, b
 
 
 async def log_batch(
-    session: AsyncSession, principal: Principal, settings: Settings, run_id: str, body: LogBatch
+    session: AsyncSession,
+    principal: Principal,
+    settings: Settings,
+    key_ids: MetricKeyIds,
+    run_id: str,
+    body: LogBatch,
 ) -> LogBatchResult:
     """Store a batch of metrics, params and tags in one transaction; safe to retry."""
     limits = (
@@ -199,7 +225,7 @@ async def log_batch(
     for what, count, limit in limits:
         if count > limit:
             raise InvalidRequest(f"a batch may hold at most {limit} {what}; got {count}: split it into smaller batches")
-    run = await _visible_run(session, principal, run_id, Role.EDITOR)
+    run = await _run_ref(session, principal, run_id, Role.EDITOR)
     params: dict[str, str] = {}
     for param in body.params:
         if params.setdefault(param.key, param.value) != param.value:
@@ -212,8 +238,8 @@ async def log_batch(
         await repo.insert_params(session, run.id, {k: v for k, v in params.items() if k not in stored})
     await repo.upsert_tags(session, run.id, {t.key: t.value for t in body.tags})
     if body.metrics:
-        key_ids = await repo.metric_key_ids(session, (m.key for m in body.metrics))
-        await repo.insert_metrics(session, run.id, body.metrics, key_ids)
+        ids = await key_ids.resolve(session, (m.key for m in body.metrics))
+        await repo.insert_metrics(session, run.id, body.metrics, ids)
     if body.params or body.tags:
         record(
             session,
@@ -231,7 +257,7 @@ async def log_batch(
 async def metric_history(
     session: AsyncSession, principal: Principal, run_id: str, key: str, page_size: int, page_token: str | None
 ) -> Page[MetricHistoryPoint]:
-    run = await _visible_run(session, principal, run_id, Role.VIEWER)
+    run = await _run_ref(session, principal, run_id, Role.VIEWER)
     after = None
     if page_token:
         step, timestamp = decode_int_token(page_token, 2)
@@ -243,21 +269,25 @@ async def metric_history(
 
 
 async def search(
-    session: AsyncSession, principal: Principal, namespace: str, body: RunSearch
+    session: AsyncSession, principal: Principal, key_ids: MetricKeyIds, namespace: str, body: RunSearch
 ) -> Page[RunOut] | Page[RunInfo]:
     principal.require(namespace, Role.VIEWER)
     clauses = parse_filter(body.filter)
     order = parse_order(body.order_by)
     after = decode_int_token(body.page_token, 3, positions=(0, 2)) if body.page_token else None
-    rows = await repo.search_runs(session, namespace, body.experiment, clauses, order, after, body.page_size + 1)
+    metric_keys = {c.key for c in clauses if c.entity == "metrics"}
+    if order is not None and order.entity == "metrics":
+        metric_keys.add(order.key)
+    ids = await key_ids.resolve(session, metric_keys, create=False) if metric_keys else {}
+    rows = await query.search_runs(session, namespace, body.experiment, clauses, order, after, body.page_size + 1, ids)
     page = rows[: body.page_size]
     token = None
     if len(rows) > body.page_size:
-        last_run, last_value = page[-1]
+        last_value = page[-1].order_value
         if hasattr(last_value, "isoformat"):
             last_value = last_value.isoformat()
-        token = encode_token([1 if last_value is None and order is not None else 0, last_value, last_run.id])
-    items = await _load(session, [run for run, _ in page], full=body.view == "full")
+        token = encode_token([1 if last_value is None and order is not None else 0, last_value, page[-1].id])
     if body.view == "full":
-        return Page[RunOut](items=[i for i in items if isinstance(i, RunOut)], next_page_token=token)
-    return Page[RunInfo](items=list(items), next_page_token=token)
+        return _PAGE_OUT.validate_python({"items": await _full_views(session, page), "next_page_token": token})
+    items = [repo.info_of(row) for row in page]
+    return _PAGE_INFO.validate_python({"items": items, "next_page_token": token})
