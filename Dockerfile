@@ -82,6 +82,7 @@ FROM runtime AS api
 COPY --from=venv-api /opt/modelplane /opt/modelplane
 LABEL org.opencontainers.image.title="modelplane-api" \
       org.opencontainers.image.description="ModelPlane control plane: runs, metrics, registry, lineage, artifacts (FastAPI). Migrations: python -m modelplane.api.db.migrate upgrade"
+ENV MODELPLANE_API_GC_FREEZE=true
 EXPOSE 8080
 ENTRYPOINT ["uvicorn", "--factory", "modelplane.api.app:create_app"]
 CMD ["--host", "0.0.0.0", "--port", "8080", "--no-access-log", "--proxy-headers", "--forwarded-allow-ips", "*"]

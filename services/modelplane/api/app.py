@@ -7,6 +7,7 @@ and the embedded mode call ``create_app`` with explicit settings (and optionally
 from __future__ import annotations
 
 import asyncio
+import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -64,6 +65,9 @@ def create_app(settings: Settings | None = None, artifacts: ArtifactStore | None
             artifacts=store,
             principals=PrincipalCache(settings.auth.token_cache_seconds),
         )
+        if settings.gc_freeze:  # what start-up left alive (modules, the app, pools) is never walked again
+            gc.collect()
+            gc.freeze()
         try:
             yield
         finally:

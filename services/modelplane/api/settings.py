@@ -86,3 +86,11 @@ class Settings(BaseSettings):
     max_params_per_batch: int = Field(100, ge=1, description="Most params in one log-batch request.")
     max_tags_per_batch: int = Field(100, ge=1, description="Most tags in one log-batch request.")
     max_page_size: int = Field(1000, ge=1, description="Largest page any list endpoint returns.")
+    gc_freeze: bool = Field(
+        False,
+        description=(
+            "After start-up, collect garbage and freeze what is alive (gc.freeze), so that a full collection "
+            "walks only the requests' objects: no 100 ms pauses under load. For a process that serves one app "
+            "(the image sets it); leave it off where many apps share a process (tests)."
+        ),
+    )

@@ -48,6 +48,7 @@ def control_plane_settings(home: LocalHome, token: str) -> Settings:
         db=DatabaseSettings(url=SecretStr(f"sqlite+aiosqlite:///{home.control_plane_db}"), migrate_on_start=True),
         artifacts=ArtifactSettings(backend=ArtifactBackend.LOCAL, local_root=home.artifacts),
         auth=AuthSettings(admin_token=SecretStr(token), anonymous_read=True),
+        gc_freeze=True,  # the daemon serves this one app for its lifetime
     )
 
 
