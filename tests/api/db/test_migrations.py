@@ -14,19 +14,6 @@ from modelplane.api.db.models import metadata
 pytestmark = pytest.mark.db
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def empty_database(request, tmp_path):
-    if request.param == "sqlite":
-        yield f"sqlite+aiosqlite:///{tmp_path / 'migrations.db'}"
-        return
-    server = request.getfixturevalue("postgres_server")
-    name = server.create_database()
-    try:
-        yield server.url(name)
-    finally:
-        server.drop_database(name)
-
-
 def tables(url: str) -> set[str]:
     engine = create_engine(sync_url(url))
     try:

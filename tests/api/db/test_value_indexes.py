@@ -19,19 +19,6 @@ pytestmark = pytest.mark.db
 INDEXES = {"run_params": "ix_run_params_key_value", "run_tags": "ix_run_tags_key_value"}
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def empty_database(request, tmp_path):
-    if request.param == "sqlite":
-        yield f"sqlite+aiosqlite:///{tmp_path / 'indexes.db'}"
-        return
-    server = request.getfixturevalue("postgres_server")
-    name = server.create_database()
-    try:
-        yield server.url(name)
-    finally:
-        server.drop_database(name)
-
-
 def index_names(url: str, table: str) -> set[str]:
     engine = create_engine(sync_url(url))
     try:
