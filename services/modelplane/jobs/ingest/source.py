@@ -9,7 +9,6 @@ order of their names; names starting with ``.`` or ``_`` (``_SUCCESS``, ``.crc``
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 from collections.abc import Iterable, Iterator
@@ -21,12 +20,13 @@ from urllib.parse import urlsplit
 import httpx
 
 from modelplane.apis.v1alpha1.dataset import DataFormat, DatasetSource, HttpSource, PvcSource, S3Source
+from modelplane.jobs import files
 from modelplane.jobs.context import JobContext
 from modelplane.jobs.encoding import json_safe
 from modelplane.jobs.errors import InvalidSpec, SourceUnavailable
 
 logger = logging.getLogger(__name__)
-CHUNK = 1024 * 1024
+CHUNK = files.CHUNK
 INLINE_NAME = "inline.jsonl"
 
 
@@ -163,22 +163,10 @@ def _visible(relative: str) -> bool:
 
 
 def _local_file(name: str, path: Path) -> SourceFile:
-    digest = hashlib.sha256()
-    size = 0
-    with path.open("rb") as file:
-        for chunk in iter(lambda: file.read(CHUNK), b""):
-            digest.update(chunk)
-            size += len(chunk)
-    return SourceFile(name, path, digest.hexdigest(), size)
+    return SourceFile(name, path, *files.hash_file(path))
 
 
 def _write(name: str, path: Path, chunks: Iterable[bytes] | Iterator[bytes]) -> SourceFile:
-    digest = hashlib.sha256()
-    size = 0
-    with path.open("wb") as file:
-        for chunk in chunks:
-            digest.update(chunk)
-            size += len(chunk)
-            file.write(chunk)
+    sha256, size = files.write_hashed(path, chunks)
     logger.info("Fetched source file %s (%d bytes).", name, size, extra={"file": name, "bytes": size})
-    return SourceFile(name, path, digest.hexdigest(), size)
+    return SourceFile(name, path, sha256, size)

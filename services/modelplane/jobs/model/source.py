@@ -14,7 +14,6 @@ serving finds it there.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import re
 from collections.abc import Iterable
@@ -26,12 +25,13 @@ from urllib.parse import urlsplit
 import httpx
 
 from modelplane.apis.v1alpha1.model_version import ModelVersion
+from modelplane.jobs import files
 from modelplane.jobs.context import JobContext, ModelSourceInput
 from modelplane.jobs.errors import DigestMismatch, InvalidSpec, SourceUnavailable
 from modelplane.sdk.client import ModelPlaneError, artifact_sha256
 
 logger = logging.getLogger(__name__)
-CHUNK = 1024 * 1024
+CHUNK = files.CHUNK
 ANNOTATION_RUN_ID = "modelplane.io/run-id"
 ANNOTATION_ARTIFACT_SHA256 = "modelplane.io/artifact-sha256"
 ANNOTATION_DATASET_DIGEST = "modelplane.io/dataset-digest"
@@ -199,24 +199,11 @@ def _fetch_http(url: str, path: Path) -> FetchedArtifact:
 
 
 def _write(path: Path, chunks: Iterable[bytes]) -> FetchedArtifact:
-    digest = hashlib.sha256()
-    size = 0
-    with path.open("wb") as file:
-        for chunk in chunks:
-            digest.update(chunk)
-            size += len(chunk)
-            file.write(chunk)
-    return FetchedArtifact(path, digest.hexdigest(), size)
+    return FetchedArtifact(path, *files.write_hashed(path, chunks))
 
 
 def hash_file(path: Path) -> FetchedArtifact:
-    digest = hashlib.sha256()
-    size = 0
-    with path.open("rb") as file:
-        for chunk in iter(lambda: file.read(CHUNK), b""):
-            digest.update(chunk)
-            size += len(chunk)
-    return FetchedArtifact(path, digest.hexdigest(), size)
+    return FetchedArtifact(path, *files.hash_file(path))
 
 
 def publish(artifact: FetchedArtifact, ctx: JobContext) -> str:
