@@ -592,15 +592,15 @@ class Kubelet:
         current = [r for r in mine if r.template == wanted]
         old = [r for r in mine if r.template != wanted]
         for extra in sorted(current, key=lambda r: r.ready)[: max(0, len(current) - replicas)]:
-            await self._stop(extra)
+            await self._stop(extra)  # scaled down: the unready first
+        current = [r for r in current if not r.stopping]
         if replicas == 0 or (len(current) >= replicas and all(r.ready for r in current)):
             for item in old:
                 await self._stop(item)
         if len(current) < replicas:
-            live = {(namespace, r.pod) for r in self.running.values()}
             for stale in self.store.list("Pod", namespace):  # pods of earlier templates or daemon runs: gone
                 stale_name = stale["metadata"]["name"]
-                if _controller(stale) == ("Deployment", name) and (namespace, stale_name) not in live:
+                if _controller(stale) == ("Deployment", name) and (namespace, stale_name) not in self.running:
                     self.store.delete("Pod", namespace, stale_name)
             containers_ = (template.get("spec") or {}).get("containers") or [{}]
             for _ in range(replicas - len(current)):
