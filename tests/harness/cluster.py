@@ -226,6 +226,29 @@ class OperatorIdentity:
     kubeconfig: Path
 
 
+def service_account_kubeconfig(
+    client: KubeClient, namespace: str, service_account: str, path: Path, *, token_seconds: int = 3600, user: str
+) -> Path:
+    """A kubeconfig at ``path`` for ``client``'s API server with a fresh token of the service account."""
+    token_request = {
+        "apiVersion": "authentication.k8s.io/v1",
+        "kind": "TokenRequest",
+        "spec": {"expirationSeconds": token_seconds},
+    }
+    token = client.create(resource_path("v1", "serviceaccounts", namespace, service_account, "token"), token_request)[
+        "status"
+    ]["token"]
+    connection = client.connection
+    return write_token_kubeconfig(
+        path,
+        server=connection.server,
+        token=token,
+        ca_file=connection.ca_file,
+        insecure=connection.insecure,
+        user=user,
+    )
+
+
 def operator_identity(client: KubeClient, workdir: Path, *, token_seconds: int = 3600) -> OperatorIdentity:
     """Create (or update) the operator's service account and RBAC; write a kubeconfig with a fresh token."""
     ns, sa = OPERATOR_NAMESPACE, OPERATOR_SERVICE_ACCOUNT
@@ -250,20 +273,8 @@ def operator_identity(client: KubeClient, workdir: Path, *, token_seconds: int =
         "subjects": [{"kind": "ServiceAccount", "name": sa, "namespace": ns}],
     }
     client.apply(f"{rbac}/clusterrolebindings/{OPERATOR_CLUSTER_ROLE}", binding, field_manager=manager)
-    token_request = {
-        "apiVersion": "authentication.k8s.io/v1",
-        "kind": "TokenRequest",
-        "spec": {"expirationSeconds": token_seconds},
-    }
-    token = client.create(f"/api/v1/namespaces/{ns}/serviceaccounts/{sa}/token", token_request)["status"]["token"]
-    connection = client.connection
-    kubeconfig = write_token_kubeconfig(
-        workdir / "operator.kubeconfig",
-        server=connection.server,
-        token=token,
-        ca_file=connection.ca_file,
-        insecure=connection.insecure,
-        user=f"{sa}@{ns}",
+    kubeconfig = service_account_kubeconfig(
+        client, ns, sa, workdir / "operator.kubeconfig", token_seconds=token_seconds, user=f"{sa}@{ns}"
     )
     return OperatorIdentity(
         namespace=ns, service_account=sa, username=f"system:serviceaccount:{ns}:{sa}", kubeconfig=kubeconfig

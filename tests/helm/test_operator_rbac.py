@@ -24,10 +24,9 @@ import pytest
 
 from cluster.operator_support import complete_job, make_dataset_ready, path, start_job, terminated_pod, training_run
 from cluster.test_training_operator import job_named, record_run
-from harness.cluster import KubeCluster
+from harness.cluster import KubeCluster, service_account_kubeconfig
 from harness.conditions import condition, has_condition
 from harness.control_plane import ADMIN_TOKEN, make_settings, serve
-from harness.envtest import write_token_kubeconfig
 from harness.kubeapi import KubeApiError, KubeClient, resource_path
 from harness.operator_process import run_operator
 from helm.chart import render
@@ -70,18 +69,9 @@ def chart_identity(kube_cluster: KubeCluster, kube_client: KubeClient, tmp_path:
             target = resource_path("rbac.authorization.k8s.io/v1", plural, None, obj["metadata"]["name"])
         kube_client.apply(target, obj, field_manager=MANAGER, force=True)
         paths.append(target)
-    token = kube_client.create(
-        resource_path("v1", "serviceaccounts", NAMESPACE, f"{RELEASE}-operator", "token"),
-        {"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest", "spec": {"expirationSeconds": 3600}},
-    )["status"]["token"]
-    connection = kube_client.connection
-    kubeconfig = write_token_kubeconfig(
-        tmp_path / "chart-operator.kubeconfig",
-        server=connection.server,
-        token=token,
-        ca_file=connection.ca_file,
-        insecure=connection.insecure,
-        user=f"{RELEASE}-operator",
+    account = f"{RELEASE}-operator"
+    kubeconfig = service_account_kubeconfig(
+        kube_client, NAMESPACE, account, tmp_path / "chart-operator.kubeconfig", user=account
     )
     yield kubeconfig
     for target in paths:
