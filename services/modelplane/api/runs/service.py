@@ -10,7 +10,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import UTC
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from pydantic import TypeAdapter
 from sqlalchemy import Row
@@ -85,32 +85,38 @@ async def _full_views(session: AsyncSession, rows: Sequence[Row[Any]]) -> list[d
     return [_full(repo.info_of(row), params[row.id], tags[row.id], metrics[row.id]) for row in rows]
 
 
-async def _read_run(session: AsyncSession, principal: Principal, run_id: str) -> RunOut:
-    """A run's ``full`` view, if it exists (404) and the caller may read it (401/403): two statements."""
-    row = await repo.run_row(session, run_id)
-    if row is None:
+class _InNamespace(Protocol):
+    @property
+    def namespace(self) -> str: ...
+
+
+Found = TypeVar("Found", bound=_InNamespace)
+
+
+def _visible(found: Found | None, principal: Principal, run_id: str, role: Role) -> Found:
+    """``found`` (a run read in any shape), if it exists (404) and the caller holds ``role`` in its namespace
+    (401/403)."""
+    if found is None:
         raise NotFound(f"run {run_id} not found")
-    principal.require(row.namespace, Role.VIEWER)
+    principal.require(found.namespace, role)
+    return found
+
+
+async def _read_run(session: AsyncSession, principal: Principal, run_id: str) -> RunOut:
+    """A run's ``full`` view, if the caller may read it: two statements."""
+    row = _visible(await repo.run_row(session, run_id), principal, run_id, Role.VIEWER)
     [view] = await _full_views(session, [row])
     return RunOut.model_validate(view)
 
 
 async def _visible_run(session: AsyncSession, principal: Principal, run_id: str, role: Role) -> Run:
-    """The run, if it exists (404) and the caller holds ``role`` in its namespace (401/403)."""
-    run = await repo.get_run(session, run_id)
-    if run is None:
-        raise NotFound(f"run {run_id} not found")
-    principal.require(run.namespace, role)
-    return run
+    """The run as an ORM object (for writes that change it), if the caller holds ``role``."""
+    return _visible(await repo.get_run(session, run_id), principal, run_id, role)
 
 
 async def _run_ref(session: AsyncSession, principal: Principal, run_id: str, role: Role) -> repo.RunRef:
-    """Like :func:`_visible_run`, as a plain ``(id, namespace)`` row (for writes that only append to a run)."""
-    ref = await repo.run_ref(session, run_id)
-    if ref is None:
-        raise NotFound(f"run {run_id} not found")
-    principal.require(ref.namespace, role)
-    return ref
+    """The run as a plain ``(id, namespace)`` row (for writes that only append to it), if the caller holds ``role``."""
+    return _visible(await repo.run_ref(session, run_id), principal, run_id, role)
 
 
 async def get_run(session: AsyncSession, principal: Principal, run_id: str) -> RunOut:
