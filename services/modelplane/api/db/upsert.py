@@ -1,4 +1,5 @@
-"""Dialect-aware ``INSERT ... ON CONFLICT`` for the two databases the control plane runs on."""
+"""Dialect-aware statements for the two databases the control plane runs on: which one a session talks to,
+and ``INSERT ... ON CONFLICT``."""
 
 from __future__ import annotations
 
@@ -9,8 +10,16 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 
+def dialect_of(session: AsyncSession) -> str:
+    """``postgresql`` or ``sqlite``: the database of the session's engine (Postgres when it has none)."""
+    return session.bind.dialect.name if session.bind is not None else "postgresql"
+
+
+def is_postgres(session: AsyncSession) -> bool:
+    return dialect_of(session) == "postgresql"
+
+
 def insert_for(session: AsyncSession, table: Table | Any) -> Any:
     """An ``insert()`` of the session's dialect, which has ``on_conflict_do_nothing/update``."""
-    dialect = session.bind.dialect.name if session.bind is not None else "postgresql"
-    module = sqlite if dialect == "sqlite" else postgresql
+    module = sqlite if dialect_of(session) == "sqlite" else postgresql
     return module.insert(table)

@@ -13,13 +13,14 @@ from datetime import datetime
 from sqlalchemy import Select, and_, false, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from modelplane.api.db.upsert import is_postgres
 from modelplane.api.deployments.models import Deployment, RolloutEvent
 from modelplane.api.registry.models import ModelVersionRow, RegisteredModel
 
 
 async def lock_service(session: AsyncSession, namespace: str, service: str) -> None:
     """Hold the lock of a service's traffic until the transaction ends."""
-    if session.get_bind().dialect.name == "postgresql":
+    if is_postgres(session):
         digest = hashlib.sha256(f"modelplane/deployments/{namespace}/{service}".encode()).digest()
         await session.execute(select(func.pg_advisory_xact_lock(int.from_bytes(digest[:8], "big", signed=True))))
     else:

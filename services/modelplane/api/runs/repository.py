@@ -30,7 +30,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from modelplane.api.db.upsert import insert_for
+from modelplane.api.db.upsert import dialect_of, insert_for, is_postgres
 from modelplane.api.runs.models import LatestMetric, Metric, MetricKey, Run, RunParam, RunTag
 from modelplane.api.runs.schemas import MetricPoint
 
@@ -134,7 +134,7 @@ async def insert_metrics(
     if not points:
         return
     rows = sorted({(key_ids[p.key], p.step, p.timestamp): p.value for p in points}.items())
-    if session.bind is not None and session.bind.dialect.name == "postgresql":
+    if is_postgres(session):
         # One statement over arrays: psycopg's executemany would send a thousand one-row INSERTs.
         await session.execute(
             _UNNEST_METRICS,
@@ -172,7 +172,7 @@ _LATEST_UPSERTS: dict[str, Any] = {}
 def _latest_upsert(session: AsyncSession) -> Any:
     """The upsert of ``latest_metrics`` that only moves forward, built once per dialect (statements are
     immutable; building its ``excluded`` columns anew cost a twentieth of a one-metric request)."""
-    dialect = session.bind.dialect.name if session.bind is not None else "postgresql"
+    dialect = dialect_of(session)
     statement = _LATEST_UPSERTS.get(dialect)
     if statement is None:
         latest = insert_for(session, _LATEST)
@@ -204,14 +204,10 @@ async def metric_history(
     return list(await session.scalars(query))
 
 
-def _is_postgres(session: AsyncSession) -> bool:
-    return session.bind is not None and session.bind.dialect.name == "postgresql"
-
-
 def _among(session: AsyncSession, column: ColumnElement[int], ids: Sequence[int]) -> ColumnElement[bool]:
     """``column = ANY(:ids)`` on Postgres (one array parameter: the same statement text, parsed once, for any
     page); ``IN (...)`` elsewhere."""
-    if _is_postgres(session):
+    if is_postgres(session):
         return column == any_(bindparam("ids", list(ids), type_=postgresql.ARRAY(BigInteger)))
     return column.in_(list(ids))
 
