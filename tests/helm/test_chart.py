@@ -292,6 +292,8 @@ def test_control_plane_environment_is_valid_settings(
     assert settings.artifacts.backend == "s3"
     assert settings.auth.admin_token is not None
     url = settings.db.url.get_secret_value()
+    # api.tokenCacheSeconds reaches the control plane
+    assert settings.auth.token_cache_seconds == (1.5 if name == "full-values" else 5)
     if name == "default":
         assert url == "postgresql+psycopg://modelplane:pw@modelplane-postgres:5432/modelplane"
         one(objects, "Service", "modelplane-postgres")
